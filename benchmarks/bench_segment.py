@@ -1,0 +1,175 @@
+"""Benchmark: ``planner segment`` end to end on a 512×512×300 CT series, against a floor.
+
+The floor, measured in the same run on the same files: reading the files' bytes plus one
+VTK flying-edges isosurface of the volume. Also the peer ``dicom2stl`` (PyPI) on the same
+series, when installed (``pip install '.[bench]'``). Each timed command runs in its own
+process, so its peak memory (max RSS) is its own; the volume's size is printed beside it.
+
+Goals (issue 2): segment ≤ 3× the floor; peak memory ≤ 4× the volume.
+
+Usage::
+
+    python benchmarks/bench_segment.py [--shape 512 512 300] [--repeat 3] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FLOOR = r"""
+import json, resource, sys, time
+from pathlib import Path
+import numpy as np
+t0 = time.perf_counter()
+files = sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_file())
+blobs = [p.read_bytes() for p in files]
+t_read = time.perf_counter() - t0
+# the volume as the isosurface sees it: pixel bytes are the last rows*cols*2 of each file
+ni, nj, nk = (int(v) for v in sys.argv[2:5])
+vol = np.empty((nk, nj, ni), np.int16)
+for k, b in enumerate(blobs):
+    vol[k] = np.frombuffer(b[-ni * nj * 2:], np.int16).reshape(nj, ni)
+import pyvista as pv
+t1 = time.perf_counter()
+img = pv.ImageData(dimensions=(ni, nj, nk))
+img.point_data["hu"] = vol.ravel()
+surf = img.contour([300.5 + 1024], scalars="hu", method="flying_edges")
+t_iso = time.perf_counter() - t1
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"read": t_read, "iso": t_iso, "triangles": surf.n_cells, "rss": rss}))
+"""
+
+SEGMENT = r"""
+import json, resource, sys, time
+from planner.cli import main
+t0 = time.perf_counter()
+code = main(["segment", sys.argv[1], "-o", sys.argv[2], "--force"])
+t = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"code": code, "seconds": t, "rss": rss}))
+"""
+
+IMPORTS = r"""
+import json, resource
+import planner.dicom, planner.segment, planner.mesh, pyvista, manifold3d, trimesh
+print(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def run_json(code: str, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", nargs=3, type=int, default=(512, 512, 300))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="keep the series in this folder")
+    args = parser.parse_args()
+
+    from planner.samples import make_head, write_ct_series
+
+    ni, nj, nk = args.shape
+    work = Path(tempfile.mkdtemp(prefix="planner-bench-"))
+    series = args.keep or work / "series"
+    try:
+        t = time.perf_counter()
+        head = make_head(spacing_mm=(176 / ni, 176 / nj, 154 / nk), shape=(ni, nj, nk))
+        if not (series.exists() and any(series.iterdir())):
+            write_ct_series(head.volume, series)
+        volume_bytes = head.volume.hu.nbytes
+        print(
+            f"series: {ni}×{nj}×{nk} int16 ({volume_bytes / 2**20:.0f} MiB), "
+            f"spacing {head.volume.spacing_mm.round(3).tolist()} mm, "
+            f"made in {time.perf_counter() - t:.1f} s"
+        )
+        del head
+
+        floors, segs = [], []
+        for _ in range(args.repeat):
+            floors.append(run_json(FLOOR, str(series), str(ni), str(nj), str(nk)))
+            segs.append(run_json(SEGMENT, str(series), str(work / "case")))
+            if segs[-1]["code"] != 0:
+                print("planner segment failed", file=sys.stderr)
+                return 1
+        base = run_json(IMPORTS)
+        floor = median([f["read"] + f["iso"] for f in floors])
+        seg = median([s["seconds"] for s in segs])
+        seg_rss = median([s["rss"] for s in segs])
+        print(
+            f"floor (read bytes + flying edges): {floor:.2f} s "
+            f"(read {median([f['read'] for f in floors]):.2f} s, "
+            f"isosurface {median([f['iso'] for f in floors]):.2f} s, "
+            f"{floors[0]['triangles']:,} triangles)"
+        )
+        print(
+            f"planner segment:                  {seg:.2f} s  → {seg / floor:.2f}× the floor "
+            "(goal ≤ 3×)"
+        )
+        print(
+            f"peak memory: {seg_rss / 2**20:.0f} MiB = {seg_rss / volume_bytes:.2f}× the volume "
+            f"(goal ≤ 4×); of which {base['rss'] / 2**20:.0f} MiB is the interpreter and "
+            f"libraries → {(seg_rss - base['rss']) / volume_bytes:.2f}× the volume above that"
+        )
+        report = json.loads((work / "case" / "models" / "models.json").read_text())
+        for m in report["models"]:
+            print(
+                f"  {m['name']}: {m['triangles']:,} triangles, {m['volume_mm3'] / 1000:.1f} cm³, "
+                f"deviation {m['deviation_mean_mm']}/{m['deviation_max_mm']} mm"
+            )
+        print("  seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
+
+        exe = shutil.which("dicom2stl")
+        if exe:
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [
+                    "/usr/bin/env",
+                    "time",
+                    "-f",
+                    "%M",
+                    exe,
+                    "-t",
+                    "bone",
+                    "-o",
+                    str(work / "peer.stl"),
+                    str(series),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            peer = time.perf_counter() - t
+            try:
+                peer_rss = int(proc.stderr.strip().splitlines()[-1]) * 1024
+                mem = f", {peer_rss / 2**20:.0f} MiB"
+            except (ValueError, IndexError):
+                mem = ""
+            status = "ok" if proc.returncode == 0 else f"failed ({proc.returncode})"
+            print(
+                f"peer dicom2stl -t bone:           {peer:.2f} s{mem} {status} "
+                f"→ planner is {peer / seg:.2f}× as fast"
+            )
+        else:
+            print("peer dicom2stl: not installed (pip install '.[bench]')")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

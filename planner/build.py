@@ -1,0 +1,533 @@
+"""The planning stage: case decisions + bone models -> segments, schedule, motion, checks.
+
+:func:`plan_case` derives everything in memory and gathers every warning;
+:func:`write_plan` writes ``CASE_DIR/out/`` whole, with ``out/manifest.json``;
+:func:`build_case` does both for a case folder (rebuilding the models from the scan when
+they are missing or were made with other decisions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from planner.case import Case, Distractor, load_case
+from planner.errors import PlannerError
+
+__all__ = ["Plan", "build_case", "plan_case", "write_plan"]
+
+OUT_DIR = "out"
+MANIFEST = "manifest.json"
+
+# A distraction vector this close to its cut plane would slide the segment along the cut.
+VECTOR_IN_PLANE_ERROR_DEG = 10.0
+VECTOR_IN_PLANE_WARN_DEG = 30.0
+# A landmark this close to a second segment is ambiguous (e.g. a condyle in its fossa).
+LANDMARK_AMBIGUITY_MM = 1.0
+# Poses are written at this interval (days) for animation and inspection.
+POSE_STEP_DAYS = 0.5
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Everything derived from a case: the in-memory result of :func:`plan_case`.
+
+    Attributes
+    ----------
+    case : Case
+    cut : planner.osteotomy.CutResult
+        Segments after the cuts (``cut.segments[i].name`` set to ``names[i]``).
+    roles : dict segment name -> str
+        "moving (left, right)", "fixed (left)", "static".
+    schedule : planner.schedule.Schedule or None
+    motion : planner.distraction.Motion or None
+    bilateral : planner.measure.BilateralReport or None
+    measurements : planner.measure.Measurements or None
+    collisions : planner.collision.CollisionReport or None
+    warnings : tuple of str
+        Every warning, each one line.
+    seconds : dict step -> float
+    """
+
+    case: Case
+    cut: object
+    roles: dict[str, str]
+    schedule: object = None
+    motion: object = None
+    bilateral: object = None
+    measurements: object = None
+    collisions: object = None
+    landmark_segments: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def segments(self) -> dict[str, object]:
+        """Segment name -> mesh at day 0."""
+        return {s.name: s.mesh for s in self.cut.segments}
+
+    def poses_at(self, t_days: float, *, continuous: bool = False) -> dict[str, np.ndarray]:
+        """(4, 4) pose of every segment (identity for those that do not move) at ``t_days``."""
+        from planner.distraction import pose_at
+
+        poses = {name: np.eye(4) for name in self.segments}
+        if self.motion is not None:
+            poses.update(pose_at(self.motion, self.schedule, t_days, continuous=continuous))
+        return poses
+
+    def meshes_at(self, t_days: float) -> dict[str, object]:
+        """Segment meshes moved to their pose at ``t_days`` (days since surgery)."""
+        from planner.distraction import moved_mesh
+
+        return {
+            name: moved_mesh(self.segments[name], pose)
+            if not np.allclose(pose, np.eye(4))
+            else self.segments[name]
+            for name, pose in self.poses_at(t_days).items()
+        }
+
+
+def plan_case(
+    case: Case,
+    models: Mapping[str, object],
+    *,
+    collisions: bool = True,
+    progress: Progress | None = None,
+) -> Plan:
+    """Derive the plan from the case's decisions and the bone models.
+
+    Parameters
+    ----------
+    case : Case
+        The decisions.
+    models : mapping name -> trimesh.Trimesh
+        Bone models (``"skull"``, ``"mandible"``), LPS mm.
+    collisions : bool
+        Run the collision sweep (the slowest check).
+    progress : callable(task, done, total), optional
+
+    Raises
+    ------
+    PlannerError
+        A plan that cannot work: a cut that misses the bone, overlapping cuts, a
+        footplate off the bone, a segment still attached, a vector in its cut plane, a
+        target beyond the device's stroke.
+    """
+    import dataclasses
+
+    from planner import osteotomy
+    from planner.devices import device_catalog
+
+    seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    step = _Steps(progress, seconds)
+
+    with step("cutting"):
+        cut = osteotomy.cut_bone(models, case.osteotomies)
+    for model, err in cut.volume_balance().items():
+        if abs(err) > 0.005:
+            warnings.append(
+                f"bone volume of {model} is not conserved by the cuts ({err:+.2%}); "
+                "the model may not be watertight"
+            )
+    for crumb in cut.crumbs:
+        warnings.append(
+            f"a {crumb.volume_mm3:.1f} mm³ crumb of {crumb.model} at {_fmt(crumb.center_mm)} "
+            "was left out of the segments"
+        )
+
+    catalog = device_catalog(case)
+    moving_of, fixed_of = {}, {}
+    for d in case.distractors:
+        moving_of[d.name] = osteotomy.segment_at(
+            cut, d.moving_point_mm, label=f"moving footplate point of distractor {d.name!r}"
+        )
+        fixed_of[d.name] = osteotomy.segment_at(
+            cut, d.fixed_point_mm, label=f"fixed footplate point of distractor {d.name!r}"
+        )
+        device = catalog[d.device]
+        if d.target_mm > device.stroke_mm + 1e-9:
+            raise PlannerError(
+                f"distractor {d.name!r}: target {d.target_mm:g} mm is beyond the stroke of "
+                f"{device.name} ({device.stroke_mm:g} mm); choose a longer device or a "
+                "shorter target"
+            )
+    with step("free-segment check"):
+        for d in case.distractors:
+            if moving_of[d.name] == fixed_of[d.name]:
+                osteotomy.require_free_segment(cut, d)
+    for d in case.distractors:
+        warnings += _vector_to_cut_checks(d, case)
+
+    names = _segment_names(cut, moving_of, fixed_of)
+    cut = dataclasses.replace(
+        cut,
+        segments=tuple(
+            dataclasses.replace(s, name=n) for s, n in zip(cut.segments, names, strict=True)
+        ),
+    )
+    roles = _roles(names, moving_of, fixed_of)
+    if not case.osteotomies:
+        warnings.append("no osteotomy planned: add one with 'planner osteotomy add'")
+    if not case.distractors:
+        warnings.append("no distractor planned: add one with 'planner distractor add'")
+        return Plan(case, cut, roles, warnings=tuple(warnings), seconds=seconds)
+
+    from planner import distraction, measure, schedule
+
+    sched = schedule.make_schedule(case.distractors, catalog, case.protocol)
+    warnings += sched.warnings
+    motion = distraction.Motion(
+        segment_of={d: names[i] for d, i in moving_of.items()},
+        fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
+    )
+    landmark_segments = {}
+    for lm, point in case.landmarks_mm.items():
+        try:
+            i = osteotomy.segment_at(cut, point, label=f"landmark {lm!r}")
+        except PlannerError as exc:
+            warnings.append(f"{exc} (it is treated as not moving)")
+            continue
+        landmark_segments[lm] = names[i]
+        near = _segments_near(cut, point, LANDMARK_AMBIGUITY_MM, skip=i)
+        if near:
+            warnings.append(
+                f"landmark {lm!r} is within {LANDMARK_AMBIGUITY_MM:g} mm of "
+                f"{', '.join(names[j] for j in near)} as well as {names[i]}; it is taken to "
+                f"move with {names[i]}: move it into the bone it belongs to"
+            )
+    bilateral = measure.bilateral_report(
+        motion,
+        sched,
+        landmarks_mm=case.landmarks_mm,
+        landmark_segments=landmark_segments,
+    )
+    warnings += bilateral.warnings
+    measurements = measure.measure(motion, sched, case.landmarks_mm, landmark_segments)
+    warnings += measurements.warnings
+
+    report = None
+    if collisions:
+        with step("collision sweep"):
+            report = _collisions(cut, motion, sched)
+        warnings += report.warnings
+    return Plan(
+        case,
+        cut,
+        roles,
+        schedule=sched,
+        motion=motion,
+        bilateral=bilateral,
+        measurements=measurements,
+        collisions=report,
+        landmark_segments=landmark_segments,
+        warnings=tuple(warnings),
+        seconds=seconds,
+    )
+
+
+class _Steps:
+    """Time named steps and tell the progress callback."""
+
+    def __init__(self, progress, seconds):
+        self.progress = progress
+        self.seconds = seconds
+
+    def __call__(self, name):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timed():
+            if self.progress:
+                self.progress(name, 0, 1)
+            t = time.perf_counter()
+            yield
+            self.seconds[name] = time.perf_counter() - t
+            if self.progress:
+                self.progress(name, 1, 1)
+
+        return timed()
+
+
+def _segments_near(cut, point, within_mm: float, *, skip: int) -> list[int]:
+    """Indices of segments (other than ``skip``) with a vertex within ``within_mm``."""
+    p = np.asarray(point, dtype=float)
+    near = []
+    for j, s in enumerate(cut.segments):
+        if (
+            j == skip
+            or np.any(s.mesh.bounds[0] - within_mm > p)
+            or np.any(s.mesh.bounds[1] + within_mm < p)
+        ):
+            continue
+        if np.min(np.linalg.norm(s.mesh.vertices - p, axis=1)) <= within_mm:
+            near.append(j)
+    return near
+
+
+def _fmt(p) -> str:
+    return "(" + ", ".join(f"{v:.1f}" for v in np.asarray(p, dtype=float)) + ")"
+
+
+def _vector_to_cut_checks(d: Distractor, case: Case) -> list[str]:
+    """Refuse a vector lying in the plane of the cut it crosses; warn when close to it."""
+    move = np.asarray(d.moving_point_mm)
+    fix = np.asarray(d.fixed_point_mm)
+    best = None
+    for ost in case.osteotomies:
+        n, c = np.asarray(ost.normal), np.asarray(ost.center_mm)
+        sm, sf = float((move - c) @ n), float((fix - c) @ n)
+        if sm * sf < 0:  # the cut lies between the footplates
+            dist = float(np.linalg.norm((move + fix) / 2 - c))
+            if best is None or dist < best[0]:
+                best = (dist, ost)
+    if best is None:
+        return []
+    ost = best[1]
+    angle = math.degrees(math.asin(min(1.0, abs(float(np.dot(d.vector, ost.normal))))))
+    if angle < VECTOR_IN_PLANE_ERROR_DEG:
+        raise PlannerError(
+            f"distractor {d.name!r}: its vector lies in the cut plane of osteotomy "
+            f"{ost.name!r} ({angle:.1f}° from the plane); the segment would slide along the "
+            "cut: turn the vector across the cut or turn the cut"
+        )
+    if angle < VECTOR_IN_PLANE_WARN_DEG:
+        return [
+            f"distractor {d.name!r}: its vector is only {angle:.0f}° from the cut plane of "
+            f"{ost.name!r}; the segment shears along the cut"
+        ]
+    return []
+
+
+def _segment_names(cut, moving_of, fixed_of) -> list[str]:
+    per_model: dict[str, int] = {}
+    for s in cut.segments:
+        per_model[s.model] = per_model.get(s.model, 0) + 1
+    names = []
+    for i, s in enumerate(cut.segments):
+        moving = sorted(d for d, j in moving_of.items() if j == i)
+        fixed = sorted(d for d, j in fixed_of.items() if j == i)
+        if per_model[s.model] == 1:
+            name = s.model
+        elif moving:
+            name = f"{s.model}_moving_{'_'.join(moving)}"
+        elif fixed:
+            name = f"{s.model}_fixed_{'_'.join(fixed)}"
+        else:
+            name = f"{s.model}_part{i + 1}"
+        names.append(name)
+    return names
+
+
+def _roles(names, moving_of, fixed_of) -> dict[str, str]:
+    roles = {}
+    for i, name in enumerate(names):
+        moving = sorted(d for d, j in moving_of.items() if j == i)
+        fixed = sorted(d for d, j in fixed_of.items() if j == i)
+        parts = []
+        if moving:
+            parts.append(f"moving ({', '.join(moving)})")
+        if fixed:
+            parts.append(f"fixed ({', '.join(fixed)})")
+        roles[name] = "; ".join(parts) or "static"
+    return roles
+
+
+def _collisions(cut, motion, sched):
+    from planner.collision import collision_sweep
+    from planner.distraction import segment_poses
+
+    moving_keys = set(motion.segments)
+    moving = {s.name: s.mesh for s in cut.segments if s.name in moving_keys}
+    static = {s.name: s.mesh for s in cut.segments if s.name not in moving_keys}
+    return collision_sweep(
+        moving,
+        static,
+        segment_poses(motion, sched),
+        0.0,
+        sched.end_of_distraction_days,
+        schedule_times=[a.time_days for a in sched.activations],
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Files
+
+
+def write_plan(plan: Plan, out_dir: str | Path) -> dict:
+    """Write ``out/`` whole (replacing an older one only once complete); returns the manifest."""
+    from planner.fileio import atomic_dir
+
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir, overwrite=True) as tmp:
+        entries = _write_outputs(plan, tmp)
+        manifest = {
+            "planner": _version(),
+            "case_label": plan.case.label,
+            "disclaimer": "research software, not a certified medical device",
+            "outputs": entries,
+            "warnings": list(plan.warnings),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _version() -> str:
+    from planner import __version__
+
+    return __version__
+
+
+def _mesh_entry(path: str, kind: str, mesh, **extra) -> dict:
+    return {
+        "path": path,
+        "kind": kind,
+        "watertight": bool(mesh.is_watertight),
+        "volume_mm3": round(float(mesh.volume), 1),
+        "triangles": len(mesh.faces),
+        **extra,
+    }
+
+
+def _write_outputs(plan: Plan, out: Path) -> list[dict]:
+    from planner.mesh import write_stl
+    from planner.schedule import write_csv, write_ics
+
+    entries = []
+    seg_dir = out / "segments"
+    seg_dir.mkdir()
+    for name, mesh in plan.segments.items():
+        write_stl(mesh, seg_dir / f"{name}.stl")
+        entries.append(
+            _mesh_entry(f"segments/{name}.stl", "segment", mesh, role=plan.roles[name], day=0)
+        )
+    if plan.schedule is not None:
+        t_end = plan.schedule.end_of_distraction_days
+        for name, mesh in plan.meshes_at(t_end).items():
+            if plan.roles[name].startswith("moving"):
+                path = f"segments/{name}_end.stl"
+                write_stl(mesh, out / path)
+                entries.append(
+                    _mesh_entry(path, "segment", mesh, role=plan.roles[name], day=t_end)
+                )
+        write_csv(plan.schedule, out / "schedule.csv")
+        entries.append({"path": "schedule.csv", "kind": "schedule"})
+        if plan.case.protocol.start_date:
+            write_ics(plan.schedule, out / "schedule.ics", label=plan.case.label or "case")
+            entries.append({"path": "schedule.ics", "kind": "schedule"})
+        (out / "poses.json").write_text(json.dumps(_poses(plan)) + "\n")
+        entries.append({"path": "poses.json", "kind": "poses"})
+    (out / "plan.json").write_text(json.dumps(plan_report(plan), indent=2) + "\n")
+    entries.append({"path": "plan.json", "kind": "report"})
+    return entries
+
+
+def _poses(plan: Plan) -> dict:
+    """Pose of each moving segment every ``POSE_STEP_DAYS`` and at each activation."""
+    end = plan.schedule.end_of_distraction_days
+    times = sorted(
+        set(np.round(np.arange(0.0, end + POSE_STEP_DAYS, POSE_STEP_DAYS), 6))
+        | {round(a.time_days, 6) for a in plan.schedule.activations}
+    )
+    moving = [n for n, r in plan.roles.items() if r.startswith("moving")]
+    out = {"convention": "p' = M[:3,:3] @ p + M[:3,3], LPS mm, days since surgery", "poses": {}}
+    for name in moving:
+        out["poses"][name] = []
+    for t in times:
+        poses = plan.poses_at(float(t))
+        for name in moving:
+            out["poses"][name].append(
+                {"t_days": float(t), "matrix": np.round(poses[name], 6).tolist()}
+            )
+    return out
+
+
+def plan_report(plan: Plan) -> dict:
+    """JSON-ready summary: segments, schedule, bilateral, measurements, collisions."""
+    from planner.measure import to_jsonable
+
+    cut = plan.cut
+    report = {
+        "label": plan.case.label,
+        "segments": [
+            {
+                "name": s.name,
+                "model": s.model,
+                "role": plan.roles[s.name],
+                "volume_mm3": round(s.volume_mm3, 1),
+            }
+            for s in cut.segments
+        ],
+        "kerfs": [
+            {"osteotomy": k.osteotomy, "volume_mm3": round(k.volume_mm3, 1)} for k in cut.kerfs
+        ],
+        "volume_balance": {m: round(v, 6) for m, v in cut.volume_balance().items()},
+        "warnings": list(plan.warnings),
+    }
+    if plan.schedule is not None:
+        s = plan.schedule
+        report["schedule"] = {
+            "activations": len(s.activations),
+            "first_activation_days": s.first_activation_days,
+            "end_of_distraction_days": s.end_of_distraction_days,
+            "end_of_consolidation_days": s.end_of_consolidation_days,
+            "distractors": {
+                n: {
+                    "planned_mm": p.planned_mm,
+                    "n_activations": p.n_activations,
+                    "day_target_reached": p.day_target_reached,
+                }
+                for n, p in s.plans.items()
+            },
+        }
+        report["bilateral"] = to_jsonable(plan.bilateral)
+        report["measurements"] = to_jsonable(plan.measurements)
+        report["landmark_segments"] = plan.landmark_segments
+    if plan.collisions is not None:
+        report["collisions"] = plan.collisions.summary()
+    return report
+
+
+def _models_match(case: Case, made: dict) -> bool:
+    """Were the models in ``models/`` made with the case's segmentation decisions?"""
+    seg = case.segmentation
+    return (
+        made.get("series_uid") == case.source.series_uid
+        and (seg.threshold_hu is None or made.get("threshold_hu") == seg.threshold_hu)
+        and made.get("separate_mandible") == seg.separate_mandible
+    )
+
+
+def build_case(case_dir: str | Path, *, progress: Progress | None = None) -> tuple[Plan, dict]:
+    """Rebuild everything derived for ``CASE_DIR``: models if needed, then ``out/``."""
+    from planner.models import MODELS_DIR, MODELS_REPORT, build_models, read_models, write_models
+
+    case_dir = Path(case_dir)
+    case = load_case(case_dir)
+    report = case_dir / MODELS_DIR / MODELS_REPORT
+    current = report.is_file() and _models_match(case, json.loads(report.read_text()))
+    if not current:
+        if not case.source.path or not Path(case.source.path).exists():
+            raise PlannerError(
+                f"the models must be rebuilt but the scan {case.source.path!r} is not "
+                "there; set source.path in case.json to the scan's folder"
+            )
+        result = build_models(
+            case.source.path,
+            series_uid=case.source.series_uid or None,
+            threshold_hu=case.segmentation.threshold_hu,
+            separate_mandible=case.segmentation.separate_mandible,
+            progress=progress,
+        )
+        write_models(result, case_dir)
+    plan = plan_case(case, read_models(case_dir), progress=progress)
+    manifest = write_plan(plan, case_dir / OUT_DIR)
+    return plan, manifest
