@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _CHUNK = 8192  # triangle pairs per vectorised batch
+_TIGHT_LEVELS = 4  # boxes of up to 2**(n-1) faces are also bounded by their triangles
 _TIE_MM = 1e-6  # distances are exact to this (ties closer than this are not split)
 _ON_SURFACE_MM = 1e-3  # a vertex of an overlap this close to a surface lies on it
 
@@ -196,36 +197,29 @@ def _morton_order(points: np.ndarray) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
-@dataclass(frozen=True)
-class _Level:
-    """Oriented boxes of one level of the face hierarchy (node ``i`` = a run of faces)."""
+def _node_axes(area_n: np.ndarray, size: int) -> np.ndarray:
+    """Axes ``(n, 3, 3)`` (mean normal, two tangents) of runs of ``size`` faces."""
+    idx = np.minimum(np.arange(-(-len(area_n) // size) * size), len(area_n) - 1)
+    n = _unit(area_n[idx].reshape(-1, size, 3).sum(axis=1))
+    n[~n.any(axis=1)] = (1.0, 0.0, 0.0)
+    t1 = _unit(np.cross(n, np.eye(3)[np.abs(n).argmin(axis=1)]))
+    return np.stack([n, t1, np.cross(n, t1)], axis=1)
 
-    size: int  # faces per node
-    corners: np.ndarray  # (n, 8, 3)
-    axes: np.ndarray  # (n, 3, 3), rows: mean normal and two tangents
 
+def _extents(points: np.ndarray, axes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-level ``(min, max)`` of triangles ``(f, 3, 3)`` along ``axes (k, 3)``.
 
-def _levels(tri: np.ndarray, area_n: np.ndarray) -> list[_Level]:
-    """A binary hierarchy of oriented boxes over Z-ordered faces: faces, pairs, fours...
-
-    Each box is aligned with its faces' mean normal and bounds its triangles.
+    Level ``l`` node ``i`` holds the faces ``[i 2^l, (i + 1) 2^l)`` of the Z-ordered list.
     """
-    bits = np.array([[(c >> k) & 1 for k in range(3)] for c in range(8)], dtype=bool)
-    n_faces, out, size = len(tri), [], 1
-    while True:
-        n_nodes = -(-n_faces // size)
-        idx = np.minimum(np.arange(n_nodes * size), n_faces - 1).reshape(n_nodes, size)
-        n = _unit(area_n[idx].sum(axis=1))
-        n[~n.any(axis=1)] = (1.0, 0.0, 0.0)
-        t1 = _unit(np.cross(n, np.eye(3)[np.abs(n).argmin(axis=1)]))
-        axes = np.stack([n, t1, np.cross(n, t1)], axis=1)
-        proj = _project(tri[idx].reshape(n_nodes, 3 * size, 3), axes)
-        lo, hi = proj.min(axis=1), proj.max(axis=1)
-        corners = np.einsum("nca,nad->ncd", np.where(bits[None], hi[:, None], lo[:, None]), axes)
-        out.append(_Level(size, corners, axes))
-        if n_nodes == 1:
-            return out
-        size *= 2
+    proj = points @ axes.T
+    lo, hi = proj.min(axis=1), proj.max(axis=1)
+    out = [(lo, hi)]
+    while len(lo) > 1:
+        if len(lo) % 2:
+            lo, hi = np.vstack([lo, lo[-1:]]), np.vstack([hi, hi[-1:]])
+        lo, hi = np.minimum(lo[0::2], lo[1::2]), np.maximum(hi[0::2], hi[1::2])
+        out.append((lo, hi))
+    return out
 
 
 def _project(points: np.ndarray, axes: np.ndarray) -> np.ndarray:
@@ -233,18 +227,17 @@ def _project(points: np.ndarray, axes: np.ndarray) -> np.ndarray:
     return sum(points[:, :, None, d] * axes[:, None, :, d] for d in range(3))
 
 
-def _set_bound(pa, axa, pb, axb, extra):
+def _set_bound(pa, axa, pb, axb):
     """Lower bound on the distance between point sets ``pa``/``pb`` ``(m, k, 3)``' hulls.
 
-    Separating gaps along both sets' axes ``(m, 3, 3)``, the line through their means and
-    the axis ``extra (3,)`` (the direction of the closest pair found so far, which separates
-    whole regions at once when many pairs tie, e.g. two parallel cut faces), and spheres.
+    Separating gaps along both sets' axes ``(m, 3, 3)`` and the line through their means,
+    and bounding spheres.
     """
     ma, mb = pa.mean(axis=1), pb.mean(axis=1)
     ra = np.linalg.norm(pa - ma[:, None], axis=2).max(axis=1)
     rb = np.linalg.norm(pb - mb[:, None], axis=2).max(axis=1)
     lower = np.linalg.norm(mb - ma, axis=1) - ra - rb
-    u = np.concatenate([_unit(mb - ma)[:, None], np.broadcast_to(extra, (len(pa), 1, 3))], axis=1)
+    u = _unit(mb - ma)[:, None]
     for axes in (axa, axb, u):
         xa, xb = _project(pa, axes), _project(pb, axes)
         gap = np.maximum(xb.min(axis=1) - xa.max(axis=1), xa.min(axis=1) - xb.max(axis=1))
@@ -293,7 +286,7 @@ class _Surface:
         self.tree = cKDTree(vertices)
         self.centroid_tree = cKDTree(self.centroids)
         self.hull = vertices[ConvexHull(vertices).vertices] if len(vertices) > 4 else vertices
-        self.levels = _levels(tri, area_n)
+        self.node_axes = [_node_axes(area_n, 2**k) for k in range(_TIGHT_LEVELS)]
 
     @classmethod
     def from_mesh(cls, mesh: trimesh.Trimesh) -> _Surface:
@@ -373,48 +366,55 @@ class _Pair:
             dists.append(out)
         return xa, dists
 
-    def _leaf_pairs(self, pose, xa, dists, radius: float, limit: float, axis):
-        """Candidate triangle pairs ``(fa, fb)`` that may lie within ``radius``.
+    def _leaf_pairs(self, pose, xa, dists, limit: float, axis):
+        """Candidate triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``.
 
-        A face is a candidate when one of its vertices is close enough to the other surface;
-        boxes of the two hierarchies are then split together, level by level, keeping
-        pairs whose separation bound is within ``radius``.
+        Faces are candidates when one of their vertices is close enough to the other surface
+        (see :meth:`_nearest`). Runs of faces of both surfaces (a binary hierarchy over the
+        Z-ordered faces) are split together, level by level, keeping pairs whose boxes, in
+        b's axes plus ``axis``, lie within ``limit``; boxes of up to 8 faces are also bounded
+        by separating axes of their triangles.
         """
         a, b = self.a, self.b
-        fa = ((dists[0][a.faces] - a.fcover[:, None]) <= radius + b.cover_mm).any(axis=1)
-        fb = ((dists[1][b.faces] - b.fcover[:, None]) <= radius + a.cover_mm).any(axis=1)
-        top = min(len(a.levels), len(b.levels)) - 1
-        i = j = None
+        fa = ((dists[0][a.faces] - a.fcover[:, None]) <= limit + b.cover_mm).any(axis=1)
+        fb = ((dists[1][b.faces] - b.fcover[:, None]) <= limit + a.cover_mm).any(axis=1)
+        axes = np.vstack([np.eye(3), axis])
+        ext_a, ext_b = _extents(xa[a.faces], axes), _extents(b.tri, axes)
+        cand_a, cand_b = [fa], [fb]
+        for _ in range(len(ext_a) - 1):
+            cand_a.append(np.logical_or.reduceat(cand_a[-1], np.arange(0, len(cand_a[-1]), 2)))
+        for _ in range(len(ext_b) - 1):
+            cand_b.append(np.logical_or.reduceat(cand_b[-1], np.arange(0, len(cand_b[-1]), 2)))
+        top = min(len(ext_a), len(ext_b)) - 1
+        i, j = np.flatnonzero(cand_a[top]), np.flatnonzero(cand_b[top])
+        i, j = np.repeat(i, len(j)), np.tile(j, len(i))
         for level in range(top, -1, -1):
-            la, lb = a.levels[level], b.levels[level]
-            ca = np.logical_or.reduceat(fa, np.arange(0, len(fa), la.size))
-            cb = np.logical_or.reduceat(fb, np.arange(0, len(fb), lb.size))
-            if i is None:
-                i, j = np.flatnonzero(ca), np.flatnonzero(cb)
-                i, j = np.repeat(i, len(j)), np.tile(j, len(i))
-            else:
+            if level < top:
                 i = np.concatenate([2 * i, 2 * i, 2 * i + 1, 2 * i + 1])
                 j = np.concatenate([2 * j, 2 * j + 1, 2 * j, 2 * j + 1])
+                ca, cb = cand_a[level], cand_b[level]
                 keep = (i < len(ca)) & (j < len(cb))
                 i, j = i[keep], j[keep]
                 keep = ca[i] & cb[j]
                 i, j = i[keep], j[keep]
-            if not len(i) or level == 0:  # single triangles: bounded in _face_pairs
+            if level == 0 or not len(i):  # single triangles are bounded in _face_pairs
                 break
-            axes = la.axes[i] @ pose[:3, :3].T
-            if la.size <= 8:  # small boxes: the triangles themselves bound tighter
-                k = np.arange(la.size)
-                pa = xa[a.faces[np.minimum(i[:, None] * la.size + k, len(fa) - 1)]]
-                pb = b.tri[np.minimum(j[:, None] * lb.size + k, len(fb) - 1)]
-                pa, pb = pa.reshape(len(i), -1, 3), pb.reshape(len(j), -1, 3)
-            else:
-                ui, inv = np.unique(i, return_inverse=True)
-                pa, pb = _apply(pose, la.corners[ui])[inv], lb.corners[j]
-            lower = _set_bound(pa, axes, pb, lb.axes[j], axis)
+            (alo, ahi), (blo, bhi) = ext_a[level], ext_b[level]
+            gap = np.maximum(blo[j] - ahi[i], alo[i] - bhi[j])
+            lower = np.maximum(np.linalg.norm(np.maximum(gap[:, :3], 0.0), axis=1), gap[:, 3])
             keep = lower <= limit
             i, j = i[keep], j[keep]
-        if i is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            if level < _TIGHT_LEVELS:
+                size = 2**level
+                k = np.arange(size)
+                pa = xa[a.faces[np.minimum(i[:, None] * size + k, len(fa) - 1)]]
+                pb = b.tri[np.minimum(j[:, None] * size + k, len(fb) - 1)]
+                axa = a.node_axes[level][i] @ pose[:3, :3].T
+                lower = _set_bound(
+                    pa.reshape(len(i), -1, 3), axa, pb.reshape(len(j), -1, 3), b.node_axes[level][j]
+                )
+                keep = lower <= limit
+                i, j = i[keep], j[keep]
         return i, j
 
     def _face_pairs(self, pose, xa, dists, radius: float, strict: bool, axis=(1.0, 0.0, 0.0)):
@@ -424,7 +424,7 @@ class _Pair:
         query), otherwise pairs that may be within ``radius + _TIE_MM``.
         """
         limit = radius - _TIE_MM if strict else radius + _TIE_MM
-        ia, ib = self._leaf_pairs(pose, xa, dists, radius, limit, np.asarray(axis, float))
+        ia, ib = self._leaf_pairs(pose, xa, dists, limit, np.asarray(axis, float))
         ta, tb = xa[self.a.faces[ia]], self.b.tri[ib]
         lower = np.linalg.norm(ta.mean(axis=1) - self.b.centroids[ib], axis=1)
         lower -= self.a.radius[ia] + self.b.radius[ib]

@@ -22,7 +22,7 @@ __all__ = ["DemoResult", "demo_case", "run_demo"]
 # this far toward the midline, so the bilateral check has something to report.
 DEMO_TOE_IN_DEG = 2.0
 DEMO_TARGET_MM = 18.0
-CONDYLE_HEAD_DEPTH_MM = 3.0
+CONDYLE_HEAD_DEPTH_MM = 5.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +76,7 @@ def demo_case(truth, *, source_path: str, series_uid: str, threshold_hu: float):
     names = ("chin", "menton", "condyle_left", "condyle_right", "gonion_left", "gonion_right")
     landmarks = {n: np.asarray(truth.landmarks_mm[n], dtype=float) for n in names}
     for n in ("condyle_left", "condyle_right"):
-        # the condylar head's centre (3 mm below its top), clear of the fossa it touches
+        # on the condylar neck, 5 mm below the head's top: clear of the fossa it touches
         landmarks[n] = landmarks[n] - (0.0, 0.0, CONDYLE_HEAD_DEPTH_MM)
     start = dt.date.today() + dt.timedelta(days=7)
     return case_from_dict(

@@ -311,7 +311,7 @@ def test_sample_mandible_model():
     dense = extract_surface(head.volume, seg.labels, 2, threshold_hu=seg.threshold_hu)
     mesh, dev = simplify(dense)
     assert mesh.is_watertight and mesh_report(mesh)["bodies"] == 1
-    assert dev.max_mm <= 1.0
+    assert dev.max_mm <= 1.5
     # the chin (pogonion, the most anterior point of the chin) is where the truth says
     chin = head.truth.landmarks_mm["chin"]
     front = mesh.vertices[np.argmin(mesh.vertices[:, 1])]
@@ -331,7 +331,7 @@ def test_skull_ct_model():
     assert dense.is_watertight
     mesh, dev = simplify(dense)
     assert mesh.is_watertight and mesh_report(mesh)["bodies"] == 1
-    assert dev.max_mm <= 1.0 and dev.mean_mm < 0.05
+    assert dev.max_mm <= 1.5 and dev.mean_mm < 0.05
     # the isosurface and the voxel count measure the same bone
     assert mesh.volume == pytest.approx(seg.volume_mm3[1], rel=0.05)
     # in the scan's own coordinates: the model fills the skull's extent in the volume
