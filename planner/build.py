@@ -218,7 +218,7 @@ def plan_case(
     if collisions:
         with step("collision sweep"):
             report = _collisions(cut, motion, sched)
-        warnings += report.warnings
+        warnings += _collision_warnings(report)
     return Plan(
         case,
         cut,
@@ -354,8 +354,25 @@ def _collisions(cut, motion, sched):
         segment_poses(motion, sched),
         0.0,
         sched.end_of_distraction_days,
-        schedule_times=[a.time_days for a in sched.activations],
+        sample_times_days=[a.time_days for a in sched.activations],
     )
+
+
+def _collision_warnings(report) -> list[str]:
+    """A warning for each new contact and each initial contact that gets worse."""
+    out = []
+    for c in report.contacts:
+        out.append(
+            f"contact on day {c.day} (t = {c.t_days:.2f} d): {c.moving} meets {c.other} at "
+            f"{_fmt(c.point_on_other_mm)}; the movement is blocked there"
+        )
+    for c in report.initial_contacts:
+        if c.worse_at_days is not None:
+            out.append(
+                f"{c.moving} and {c.other}, touching at day 0 at {_fmt(c.point_on_other_mm)}, "
+                f"press together from day {math.floor(c.worse_at_days + 1e-9)}"
+            )
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -492,7 +509,15 @@ def plan_report(plan: Plan) -> dict:
         report["measurements"] = to_jsonable(plan.measurements)
         report["landmark_segments"] = plan.landmark_segments
     if plan.collisions is not None:
-        report["collisions"] = plan.collisions.summary()
+        c = plan.collisions
+        report["collisions"] = {
+            "findings": c.summary(),
+            "precision_mm": c.precision_mm,
+            "first_contact": to_jsonable(c.first_contact),
+            "initial_contacts": to_jsonable(c.initial_contacts),
+            "min_distance_mm": to_jsonable(c.min_distance_mm),
+            "min_distance_t_days": to_jsonable(c.min_distance_t_days),
+        }
     return report
 
 

@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    if not out.is_terminal:  # piped or captured: wide enough for the tables, no wrapping
+        out = Console(highlight=False, width=140)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return args.func(args, out) or 0
     except PlannerError as exc:

@@ -162,8 +162,8 @@ def print_plan(out, plan) -> None:
         for name, label in m.estimates.items():
             out.print(f"  {name}: {label}")
     if plan.collisions is not None:
-        for line in plan.collisions.lines():
-            out.print(line)
+        for line in plan.collisions.summary():
+            out.print(f"collision check: {line}")
     print_warnings(out, plan.warnings)
 
 

@@ -78,7 +78,7 @@ def _series(args: argparse.Namespace, out) -> int:
     for s in infos:
         table.add_row(
             "→" if s.uid == chosen else "",
-            s.uid,
+            "…" + s.uid[-10:],
             s.description,
             s.modality,
             str(s.n_images),
@@ -90,6 +90,7 @@ def _series(args: argparse.Namespace, out) -> int:
             "yes" if s.usable else s.reason,
         )
     out.print(table)
+    out.print("(--series takes any unique ending of a series UID)")
     if chosen:
         out.print(f"→ chosen: {chosen}")
     else:

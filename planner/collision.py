@@ -3,21 +3,21 @@
 Pieces are :class:`trimesh.Trimesh` surfaces in LPS mm; a pose is a ``(4, 4)`` rigid
 transform with ``p' = T[:3, :3] @ p + T[:3, 3]``.
 
-How a distance is computed (exact, not vertex-to-vertex):
+Distances are exact (to ``_TIE_MM`` = 1 µm), surface to surface, not vertex to vertex:
 
-1. Every triangle longer than twice the median edge is split along its longest edge (the
-   surface is unchanged), so every surface point lies within ``h = longest edge / √3`` of a
-   vertex of its own triangle.
-2. A KD-tree on each piece's vertices gives, for every vertex of one piece, the nearest
-   vertex of the other (both ways). The smallest such distance ``U`` bounds the true distance
-   ``D`` from above, and only triangles with a vertex within ``U + h_a + h_b`` of the other
-   piece can hold the closest points.
-3. Those triangles are paired by centroid distance and plane bounds, and the exact
-   triangle-triangle distance (6 point-triangle, 9 segment-segment, 6 edge-through-triangle
-   tests) is taken best-first. The result is exact up to floating point.
+1. Each piece's faces are sorted along a Z-order curve; runs of ``2**l`` consecutive faces
+   are the nodes of level ``l`` of a bounding hierarchy. Its boxes are 26-DOPs (the static
+   side, exact) or oriented boxes (the moving side, moved with the pose), plus the exact
+   extent along the direction of the best pair found so far, which separates whole regions
+   at once when many pairs tie (two parallel cut faces across a kerf).
+2. An upper bound comes from the last closest triangle pair (or nearest vertices); both
+   hierarchies are split together from the top, keeping node pairs whose separation bound is
+   below it; runs of up to 8 faces are bounded by their triangles themselves.
+3. The surviving triangle pairs are measured exactly (6 point-triangle, 9 segment-segment
+   and 6 edge-through-triangle tests), best first, until the next bound exceeds the best.
 
-Over a sweep, each vertex keeps a bound on its distance to the other piece; a vertex is
-queried again only when its bound, loosened by how far it has moved since, could matter.
+Overlaps (one piece pushed into another) are measured with manifold3d: the shared volume,
+and its depth (how far a surface has sunk into the other piece).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ __all__ = [
 ]
 
 _CHUNK = 8192  # triangle pairs per vectorised batch
-_TIGHT_LEVELS = 4  # boxes of up to 2**(n-1) faces are also bounded by their triangles
-_TIE_MM = 1e-6  # distances are exact to this (ties closer than this are not split)
-_ON_SURFACE_MM = 1e-3  # a vertex of an overlap this close to a surface lies on it
+_DOP_LEVEL = 3  # runs of up to 2**3 faces are bounded by their triangles, larger ones by boxes
+_TIE_MM = 1e-3  # distances are exact to 1 µm: closer ties (float32 noise) are not split
+_ON_SURFACE_MM = 1e-3  # a point of an overlap this close to a surface lies on it
+_DEPTH_SPACING_MM = 0.1  # sampling of an overlap's surface for its depth...
+_DEPTH_SAMPLES = 200_000  # ...made coarser beyond this many points
 
 
 # --------------------------------------------------------------------------- kernels
@@ -126,7 +128,9 @@ def _triangle_distance(ta: np.ndarray, tb: np.ndarray):
         cands_a.append(_closest_on_triangle(tb[:, k], ta[:, 0], ta[:, 1], ta[:, 2]))
     for i in range(3):
         for j in range(3):
-            pa, pb = _closest_on_segments(ta[:, i], ta[:, (i + 1) % 3], tb[:, j], tb[:, (j + 1) % 3])
+            pa, pb = _closest_on_segments(
+                ta[:, i], ta[:, (i + 1) % 3], tb[:, j], tb[:, (j + 1) % 3]
+            )
             cands_a.append(pa)
             cands_b.append(pb)
     pa, pb = np.stack(cands_a), np.stack(cands_b)  # (m, n, 3)
@@ -137,7 +141,9 @@ def _triangle_distance(ta: np.ndarray, tb: np.ndarray):
     d, pa, pb = dist[best, cols], pa[best, cols], pb[best, cols]
     for edges, tri in ((ta, tb), (tb, ta)):
         for i in range(3):
-            hit, x = _segment_hits_triangle(edges[:, i], edges[:, (i + 1) % 3], *tri.transpose(1, 0, 2))
+            hit, x = _segment_hits_triangle(
+                edges[:, i], edges[:, (i + 1) % 3], *tri.transpose(1, 0, 2)
+            )
             d = np.where(hit, 0.0, d)
             pa = np.where(hit[:, None], x, pa)
             pb = np.where(hit[:, None], x, pb)
@@ -186,33 +192,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _morton_order(points: np.ndarray) -> np.ndarray:
-    """Indices that sort ``points (n, d)`` along a Z-order curve (coherent runs), d <= 6."""
+    """Indices that sort ``points (n, 3)`` along a Z-order curve (spatially coherent runs)."""
     lo, hi = points.min(axis=0), points.max(axis=0)
     q = ((points - lo) / np.maximum(hi - lo, 1e-12) * 1023).astype(np.uint64)
-    dims = points.shape[1]
     code = np.zeros(len(points), dtype=np.uint64)
     for bit in range(10):
-        for axis in range(dims):
-            code |= ((q[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(dims * bit + axis)
+        for axis in range(3):
+            code |= ((q[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + axis)
     return np.argsort(code, kind="stable")
 
 
-def _node_axes(area_n: np.ndarray, size: int) -> np.ndarray:
-    """Axes ``(n, 3, 3)`` (mean normal, two tangents) of runs of ``size`` faces."""
-    idx = np.minimum(np.arange(-(-len(area_n) // size) * size), len(area_n) - 1)
-    n = _unit(area_n[idx].reshape(-1, size, 3).sum(axis=1))
-    n[~n.any(axis=1)] = (1.0, 0.0, 0.0)
-    t1 = _unit(np.cross(n, np.eye(3)[np.abs(n).argmin(axis=1)]))
-    return np.stack([n, t1, np.cross(n, t1)], axis=1)
+def _extents(lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per-level ``(min, max)`` extents from those of level ``_DOP_LEVEL`` ``(n, k)``.
 
-
-def _extents(points: np.ndarray, axes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per-level ``(min, max)`` of triangles ``(f, 3, 3)`` along ``axes (k, 3)``.
-
-    Level ``l`` node ``i`` holds the faces ``[i 2^l, (i + 1) 2^l)`` of the Z-ordered list.
+    Item ``l`` is level ``_DOP_LEVEL + l`` (node ``i`` holds children ``2i``, ``2i + 1``).
     """
-    proj = points @ axes.T
-    lo, hi = proj.min(axis=1), proj.max(axis=1)
     out = [(lo, hi)]
     while len(lo) > 1:
         if len(lo) % 2:
@@ -222,80 +216,101 @@ def _extents(points: np.ndarray, axes: np.ndarray) -> list[tuple[np.ndarray, np.
     return out
 
 
-def _project(points: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    """Coordinates of ``points (m, k, 3)`` along ``axes (m, a, 3)``: ``(m, k, a)``."""
-    return sum(points[:, :, None, d] * axes[:, None, :, d] for d in range(3))
+def _frames(area_n: np.ndarray) -> np.ndarray:
+    """Axes ``(n, 3, 3)``: the unit mean normal and two tangents (any for a zero normal)."""
+    n = _unit(area_n)
+    n[~n.any(axis=1)] = (1.0, 0.0, 0.0)
+    t1 = _unit(np.cross(n, np.eye(3)[np.abs(n).argmin(axis=1)]))
+    return np.stack([n, t1, np.cross(n, t1)], axis=1)
 
 
-def _set_bound(pa, axa, pb, axb):
-    """Lower bound on the distance between point sets ``pa``/``pb`` ``(m, k, 3)``' hulls.
+def _runs(vertices, faces, area_n, rot, nodes: np.ndarray, size: int):
+    """Vertices ``(m, 3 size, 3)`` and axes ``(m, 3, 3)`` of runs ``nodes`` of ``size`` faces.
 
-    Separating gaps along both sets' axes ``(m, 3, 3)`` and the line through their means,
-    and bounding spheres.
+    ``vertices`` are already posed; ``rot`` turns the local ``area_n`` into their frame.
     """
-    ma, mb = pa.mean(axis=1), pb.mean(axis=1)
-    ra = np.linalg.norm(pa - ma[:, None], axis=2).max(axis=1)
-    rb = np.linalg.norm(pb - mb[:, None], axis=2).max(axis=1)
-    lower = np.linalg.norm(mb - ma, axis=1) - ra - rb
-    u = _unit(mb - ma)[:, None]
-    for axes in (axa, axb, u):
-        xa, xb = _project(pa, axes), _project(pb, axes)
-        gap = np.maximum(xb.min(axis=1) - xa.max(axis=1), xa.min(axis=1) - xb.max(axis=1))
-        lower = np.maximum(lower, gap.max(axis=1))
-    return lower
+    idx = np.minimum(nodes[:, None] * size + np.arange(size), len(faces) - 1)
+    pts = vertices[faces[idx]].reshape(len(nodes), -1, 3)
+    return pts, _frames(area_n[idx].sum(axis=1) @ rot.T)
+
+
+def _set_bound(pa: np.ndarray, pb: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Lower bound on the distance between the hulls of point sets ``(m, k, 3)``.
+
+    The largest gap between the sets' projections on ``axes (m, r, 3)`` and on the line
+    through their means (which also covers the bounding spheres).
+    """
+    u = _unit(pb.mean(axis=1) - pa.mean(axis=1))[:, None]
+    axes = np.concatenate([axes, u], axis=1).transpose(0, 2, 1)
+    xa, xb = pa @ axes, pb @ axes
+    gap = np.maximum(xb.min(axis=1) - xa.max(axis=1), xa.min(axis=1) - xb.max(axis=1))
+    return gap.max(axis=1)
+
+
+_AXES_DOP = [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, -1, 0), (1, 0, 1), (1, 0, -1)]
+_AXES_DOP += [(0, 1, 1), (0, 1, -1), (1, 1, 1), (1, 1, -1), (1, -1, 1), (1, -1, -1)]
+_DOP = _unit(np.array(_AXES_DOP, dtype=float))  # the 13 directions of a 26-DOP
 
 
 class _Surface:
     """A triangle surface prepared for distance queries, in its own (local) frame."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, max_edge_mm: float | None = None):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         vertices = np.asarray(vertices, dtype=float)
         faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
         used, faces = np.unique(faces, return_inverse=True)
         vertices, faces = vertices[used], faces.reshape(-1, 3)
-        if max_edge_mm is None:
-            edges = np.linalg.norm(vertices[faces] - vertices[np.roll(faces, -1, 1)], axis=2)
-            max_edge_mm = 2.0 * float(np.median(edges))
-        self.max_edge_mm = max_edge_mm
-        while True:  # split the longest edge of long triangles: the surface is unchanged
-            tri = vertices[faces]
-            length = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2)
-            k = length.argmax(1)
-            long = length[np.arange(len(faces)), k] > max_edge_mm
-            if not long.any():
-                break
-            f, k = faces[long], k[long]
-            rows = np.arange(len(f))
-            i0, i1, i2 = f[rows, k], f[rows, (k + 1) % 3], f[rows, (k + 2) % 3]
-            mid = len(vertices) + rows
-            vertices = np.vstack([vertices, 0.5 * (vertices[i0] + vertices[i1])])
-            faces = np.vstack([faces[~long], np.c_[i0, mid, i2], np.c_[mid, i1, i2]])
-        tri = vertices[faces]
-        faces = faces[_morton_order(tri.mean(axis=1))]
+        faces = faces[_morton_order(vertices[faces].mean(axis=1))]
         self.vertices, self.faces = vertices, faces
         self.tri = tri = vertices[faces]
-        # every point of a triangle lies within (longest edge)/sqrt(3) of one of its vertices
-        self.fcover = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2).max(axis=1) / math.sqrt(3)
-        self.cover_mm = float(self.fcover.max())
-        self.vcover = np.zeros(len(vertices))
-        np.maximum.at(self.vcover, faces.ravel(), np.repeat(self.fcover, 3))
         self.centroids = tri.mean(axis=1)
         self.radius = np.linalg.norm(tri - self.centroids[:, None], axis=2).max(axis=1)
-        area_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        self.normals = _unit(area_n)
+        self.area_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        self.normals = _unit(self.area_normals)
         self.tree = cKDTree(vertices)
         self.centroid_tree = cKDTree(self.centroids)
         self.hull = vertices[ConvexHull(vertices).vertices] if len(vertices) > 4 else vertices
-        self.node_axes = [_node_axes(area_n, 2**k) for k in range(_TIGHT_LEVELS)]
+        # runs of 2**_DOP_LEVEL faces: their vertices, oriented boxes and exact 26-DOPs
+        node = np.repeat(np.arange(len(faces)) >> _DOP_LEVEL, 3)
+        key = np.unique(node * len(vertices) + faces.ravel())
+        self.node_points = vertices[key % len(vertices)]
+        self.starts = np.searchsorted(key // len(vertices), np.arange(node[-1] + 1))
+        size = 2**_DOP_LEVEL
+        pad = np.minimum(np.arange(len(self.starts) * size), len(faces) - 1)
+        self.box_axes = _frames(self.area_normals[pad].reshape(-1, size, 3).sum(axis=1))
+        owner = np.repeat(np.arange(len(self.starts)), np.diff(self.starts, append=len(key)))
+        proj = np.einsum("nad,nd->na", self.box_axes[owner], self.node_points)
+        lo, hi = self._reduce(proj)
+        self.box_center = np.einsum("na,nad->nd", 0.5 * (lo + hi), self.box_axes)
+        self.box_half = 0.5 * (hi - lo)
+        self.dop = [
+            (
+                np.nextafter(lo.astype(np.float32), -np.inf),
+                np.nextafter(hi.astype(np.float32), np.inf),
+            )
+            for lo, hi in _extents(*self._reduce(self.node_points @ _DOP.T))
+        ]
 
-    @classmethod
-    def from_mesh(cls, mesh: trimesh.Trimesh) -> _Surface:
-        return cls(mesh.vertices, mesh.faces)
+    def _reduce(self, proj: np.ndarray):
+        return np.minimum.reduceat(proj, self.starts), np.maximum.reduceat(proj, self.starts)
+
+    def extents(self, pose: np.ndarray, axes: np.ndarray, exact: np.ndarray):
+        """Per-level extents along ``axes (k, 3)`` of the surface moved by ``pose``.
+
+        Exact (from the vertices) along the axes flagged in ``exact``, from the oriented
+        boxes (looser, much cheaper) along the others.
+        """
+        rot_axes = axes @ pose[:3, :3]
+        center = self.box_center @ rot_axes.T + axes @ pose[:3, 3]
+        reach = np.einsum("na,nak->nk", self.box_half, np.abs(self.box_axes @ rot_axes.T))
+        lo, hi = center - reach, center + reach
+        exact_lo, exact_hi = self._reduce(self.node_points @ rot_axes[exact].T)
+        lo[:, exact] = exact_lo + axes[exact] @ pose[:3, 3]
+        hi[:, exact] = exact_hi + axes[exact] @ pose[:3, 3]
+        return _extents(lo, hi)
 
     def subset(self, face_mask: np.ndarray) -> _Surface | None:
-        if not np.any(face_mask):
-            return None
-        return _Surface(self.vertices, self.faces[face_mask], self.max_edge_mm)
+        return _Surface(self.vertices, self.faces[face_mask]) if np.any(face_mask) else None
 
     def distance_to(self, points: np.ndarray) -> np.ndarray:
         """Exact distances from ``points (n, 3)`` (local frame) to this surface."""
@@ -315,156 +330,93 @@ class _Surface:
         return out
 
 
-class _Side:
-    """Per-vertex bounds on the nearest-vertex distance from one surface to another."""
-
-    def __init__(self, n: int):
-        self.last = np.zeros((n, 3))
-        self.lower = np.full(n, -np.inf)
-        self.upper = np.full(n, np.inf)
-
-
 class _Pair:
-    """Exact distance between surface ``a`` (posed) and surface ``b`` (in its own frame)."""
+    """Exact distance between surface ``a`` (posed) and surface ``b`` (in its own frame).
+
+    Keeps the last closest triangle pair: at a nearby pose its distance is a tight upper
+    bound that prunes the hierarchy.
+    """
 
     def __init__(self, a: _Surface, b: _Surface):
         self.a, self.b = a, b
-        self.sides = (_Side(len(a.vertices)), _Side(len(b.vertices)))
+        self.last: tuple[int, int] | None = None
 
-    def _nearest(self, pose: np.ndarray, radius: float | None):
-        """Posed vertices of both sides and their nearest-vertex distances where they matter.
+    def _upper(self, xa: np.ndarray):
+        """An upper bound on the distance and the two points that give it (b's frame)."""
+        step = max(1, len(xa) // 1000)
+        d, k = self.b.tree.query(xa[::step])
+        m = int(np.argmin(d))
+        best, pa, pb = float(d[m]), xa[::step][m], self.b.vertices[k[m]]
+        if self.last is not None:
+            fa, fb = self.last
+            d, qa, qb = _triangle_distance(xa[self.a.faces[[fa]]], self.b.tri[[fb]])
+            if d[0] <= best:
+                best, pa, pb = float(d[0]), qa[0], qb[0]
+        return best, pa, pb
 
-        Returns ``(xa, [da, db])``: ``xa`` are a's vertices in b's frame and ``d*`` exact
-        nearest-vertex distances to the other surface, ``inf`` where a vertex cannot be the
-        nearest vertex of a point within ``radius`` (or within the smallest such distance
-        ``U`` when ``radius`` is None) of the other surface. Without ``radius`` the
-        per-vertex bounds are used and updated.
-        """
+    def _node_pairs(self, pose, xa, limit: float, axis: np.ndarray):
+        """Triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``."""
         a, b = self.a, self.b
-        xa, xb = _apply(pose, a.vertices), _apply(_invert(pose), b.vertices)
-        sides = (
-            (xa, b.tree, self.sides[0], a.vcover + b.cover_mm),
-            (xb, a.tree, self.sides[1], b.vcover + a.cover_mm),
-        )
-        slack = a.cover_mm + b.cover_mm
-        if radius is not None:
-            return xa, [t.query(x, distance_upper_bound=radius + slack)[0] for x, t, _, _ in sides]
-        disp = [np.linalg.norm(x - s.last, axis=1) for x, _, s, _ in sides]
-        bound = min(float(np.min(s.upper + d)) for (_, _, s, _), d in zip(sides, disp, strict=True))
-        if not np.isfinite(bound):  # first call: a strided sample gives a finite bound
-            bound = min(float(t.query(x[:: max(1, len(x) // 2000)])[0].min()) for x, t, _, _ in sides)
-        dists = []
-        for (x, tree, s, margin), d in zip(sides, disp, strict=True):
-            again = s.lower - d <= bound + margin
-            found, _ = tree.query(x[again], distance_upper_bound=bound + slack + 1e-9)
-            hit = np.isfinite(found)
-            s.upper[again] = np.where(hit, found, s.upper[again] + d[again])
-            s.lower[again] = np.where(hit, found, bound + slack)
-            s.last[again] = x[again]
-            out = np.full(len(x), np.inf)
-            out[np.flatnonzero(again)[hit]] = found[hit]
-            dists.append(out)
-        return xa, dists
-
-    def _leaf_pairs(self, pose, xa, dists, limit: float, axis):
-        """Candidate triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``.
-
-        Faces are candidates when one of their vertices is close enough to the other surface
-        (see :meth:`_nearest`). Runs of faces of both surfaces (a binary hierarchy over the
-        Z-ordered faces) are split together, level by level, keeping pairs whose boxes, in
-        b's axes plus ``axis``, lie within ``limit``; boxes of up to 8 faces are also bounded
-        by separating axes of their triangles.
-        """
-        a, b = self.a, self.b
-        fa = ((dists[0][a.faces] - a.fcover[:, None]) <= limit + b.cover_mm).any(axis=1)
-        fb = ((dists[1][b.faces] - b.fcover[:, None]) <= limit + a.cover_mm).any(axis=1)
-        axes = np.vstack([np.eye(3), axis])
-        ext_a, ext_b = _extents(xa[a.faces], axes), _extents(b.tri, axes)
-        cand_a, cand_b = [fa], [fb]
-        for _ in range(len(ext_a) - 1):
-            cand_a.append(np.logical_or.reduceat(cand_a[-1], np.arange(0, len(cand_a[-1]), 2)))
-        for _ in range(len(ext_b) - 1):
-            cand_b.append(np.logical_or.reduceat(cand_b[-1], np.arange(0, len(cand_b[-1]), 2)))
-        top = min(len(ext_a), len(ext_b)) - 1
-        i, j = np.flatnonzero(cand_a[top]), np.flatnonzero(cand_b[top])
-        i, j = np.repeat(i, len(j)), np.tile(j, len(i))
-        for level in range(top, -1, -1):
-            if level < top:
-                i = np.concatenate([2 * i, 2 * i, 2 * i + 1, 2 * i + 1])
-                j = np.concatenate([2 * j, 2 * j + 1, 2 * j, 2 * j + 1])
-                ca, cb = cand_a[level], cand_b[level]
-                keep = (i < len(ca)) & (j < len(cb))
+        exact = np.zeros(len(_DOP) + 1, bool)
+        exact[-1] = True
+        ext_a = a.extents(pose, np.vstack([_DOP, axis]), exact)
+        ext_w = b.extents(np.eye(4), axis[None], np.ones(1, bool))
+        top = min(len(ext_a), len(ext_w)) - 1
+        na_top, nb_top = len(ext_a[top][0]), len(ext_w[top][0])
+        i, j = np.repeat(np.arange(na_top), nb_top), np.tile(np.arange(nb_top), na_top)
+        for k in range(top, -_DOP_LEVEL, -1):
+            level = k + _DOP_LEVEL
+            if k >= 0:
+                (alo, ahi), (blo, bhi), (wlo, whi) = ext_a[k], b.dop[k], ext_w[k]
+                gap = np.maximum(blo[j] - ahi[i, :-1], alo[i, :-1] - bhi[j])
+                lower = np.linalg.norm(np.maximum(gap[:, :3], 0), axis=1)
+                lower = np.maximum(lower, gap.max(axis=1))
+                lower = np.maximum(lower, wlo[j, 0] - ahi[i, -1])
+                lower = np.maximum(lower, alo[i, -1] - whi[j, 0])
+                i, j = i[lower <= limit], j[lower <= limit]
+            if level <= _DOP_LEVEL and len(i):
+                pa, axa = _runs(xa, a.faces, a.area_normals, pose[:3, :3], i, 2**level)
+                pb, axb = _runs(b.vertices, b.faces, b.area_normals, np.eye(3), j, 2**level)
+                keep = _set_bound(pa, pb, np.concatenate([axa, axb], axis=1)) <= limit
                 i, j = i[keep], j[keep]
-                keep = ca[i] & cb[j]
-                i, j = i[keep], j[keep]
-            if level == 0 or not len(i):  # single triangles are bounded in _face_pairs
-                break
-            (alo, ahi), (blo, bhi) = ext_a[level], ext_b[level]
-            gap = np.maximum(blo[j] - ahi[i], alo[i] - bhi[j])
-            lower = np.maximum(np.linalg.norm(np.maximum(gap[:, :3], 0.0), axis=1), gap[:, 3])
-            keep = lower <= limit
+            i = np.concatenate([2 * i, 2 * i, 2 * i + 1, 2 * i + 1])
+            j = np.concatenate([2 * j, 2 * j + 1, 2 * j, 2 * j + 1])
+            n_a, n_b = (-(-len(s.faces) // 2 ** (level - 1)) for s in (a, b))
+            keep = (i < n_a) & (j < n_b)
             i, j = i[keep], j[keep]
-            if level < _TIGHT_LEVELS:
-                size = 2**level
-                k = np.arange(size)
-                pa = xa[a.faces[np.minimum(i[:, None] * size + k, len(fa) - 1)]]
-                pb = b.tri[np.minimum(j[:, None] * size + k, len(fb) - 1)]
-                axa = a.node_axes[level][i] @ pose[:3, :3].T
-                lower = _set_bound(
-                    pa.reshape(len(i), -1, 3), axa, pb.reshape(len(j), -1, 3), b.node_axes[level][j]
-                )
-                keep = lower <= limit
-                i, j = i[keep], j[keep]
         return i, j
 
-    def _face_pairs(self, pose, xa, dists, radius: float, strict: bool, axis=(1.0, 0.0, 0.0)):
-        """Candidate triangle pairs, a's triangles posed, and a lower bound each, sorted.
-
-        ``strict`` keeps only pairs that may be closer than ``radius - _TIE_MM`` (a minimum
-        query), otherwise pairs that may be within ``radius + _TIE_MM``.
-        """
-        limit = radius - _TIE_MM if strict else radius + _TIE_MM
-        ia, ib = self._leaf_pairs(pose, xa, dists, limit, np.asarray(axis, float))
+    def _face_pairs(self, pose, xa, limit: float, axis):
+        """Candidate triangle pairs, a's triangles posed, and a lower bound each, sorted."""
+        ia, ib = self._node_pairs(pose, xa, limit, np.asarray(axis, dtype=float))
         ta, tb = xa[self.a.faces[ia]], self.b.tri[ib]
-        lower = np.linalg.norm(ta.mean(axis=1) - self.b.centroids[ib], axis=1)
-        lower -= self.a.radius[ia] + self.b.radius[ib]
         na = self.a.normals[ia] @ pose[:3, :3].T
-        for x in (
-            np.einsum("nkd,nd->nk", ta - tb[:, :1], self.b.normals[ib]),
-            np.einsum("nkd,nd->nk", tb - ta[:, :1], na),
-        ):
-            lower = np.maximum(lower, np.maximum(x.min(axis=1), -x.max(axis=1)))
-        u = _unit(tb.mean(axis=1) - ta.mean(axis=1))[:, None]
-        lower = np.maximum(lower, _dot(tb, u).min(axis=1) - _dot(ta, u).max(axis=1))
+        lower = _set_bound(ta, tb, np.stack([na, self.b.normals[ib]], axis=1))
         keep = lower <= limit
         order = np.argsort(lower[keep], kind="stable")
         return ia[keep][order], ib[keep][order], ta[keep][order], lower[keep][order]
 
     def distance(self, pose: np.ndarray):
         """``(distance, point_a, point_b)``, points in ``b``'s frame, for ``a`` at ``pose``."""
-        xa, dists = self._nearest(pose, None)
-        k = [int(np.argmin(d)) for d in dists]
-        if dists[0][k[0]] <= dists[1][k[1]]:
-            best, pa = float(dists[0][k[0]]), xa[k[0]]
-            pb = self.b.vertices[self.b.tree.query(pa)[1]]
-        else:
-            best, pb = float(dists[1][k[1]]), self.b.vertices[k[1]]
-            pa = _apply(pose, self.a.vertices[self.a.tree.query(_apply(_invert(pose), pb))[1]])
-        ia, ib, ta, lower = self._face_pairs(pose, xa, dists, best, True, _unit(pb - pa))
+        xa = _apply(pose, self.a.vertices)
+        best, pa, pb = self._upper(xa)
+        ia, ib, ta, lower = self._face_pairs(pose, xa, best - _TIE_MM, _unit(pb - pa))
         for start in range(0, len(ia), _CHUNK):
-            if lower[start] >= best - _TIE_MM:
+            if lower[start] >= best - _TIE_MM or best == 0.0:
                 break
             sl = slice(start, start + _CHUNK)
             d, qa, qb = _triangle_distance(ta[sl], self.b.tri[ib[sl]])
             m = int(np.argmin(d))
             if d[m] < best:
                 best, pa, pb = float(d[m]), qa[m], qb[m]
+                self.last = (int(ia[sl][m]), int(ib[sl][m]))
         return best, np.array(pa), np.array(pb)
 
     def faces_within(self, pose: np.ndarray, radius: float):
         """Boolean face masks of ``a`` and ``b`` within ``radius`` of the other surface."""
-        xa, dists = self._nearest(pose, radius)
-        ia, ib, ta, _ = self._face_pairs(pose, xa, dists, radius, False)
+        xa = _apply(pose, self.a.vertices)
+        _, pa, pb = self._upper(xa)
+        ia, ib, ta, _ = self._face_pairs(pose, xa, radius + _TIE_MM, _unit(pb - pa))
         in_a, in_b = np.zeros(len(self.a.faces), bool), np.zeros(len(self.b.faces), bool)
         for start in range(0, len(ia), _CHUNK):
             sl = slice(start, start + _CHUNK)
@@ -495,25 +447,52 @@ def _crop(solid, lo: np.ndarray, hi: np.ndarray):
     return solid ^ manifold3d.Manifold.cube(list(hi - lo)).translate(list(lo))
 
 
+def _surface_samples(vertices: np.ndarray, faces: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Points on triangles, on a barycentric grid no coarser than ``spacing_mm``."""
+    tri = vertices[faces]
+    longest = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2).max(axis=1)
+    steps = np.clip(np.ceil(longest / spacing_mm), 1, 64).astype(int)
+    out = [vertices]
+    for n in np.unique(steps):
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1))
+        keep = i + j <= n
+        u, v = (i[keep] / n)[:, None], (j[keep] / n)[:, None]
+        t = tri[steps == n]
+        out.append(
+            (t[:, :1] + u * (t[:, 1:2] - t[:, :1]) + v * (t[:, 2:] - t[:, :1])).reshape(-1, 3)
+        )
+    return np.vstack(out)
+
+
 def _overlap(solid_a, pose, solid_b, a: _Surface, b: _Surface) -> tuple[float, float]:
     """``(volume_mm3, depth_mm)`` of ``solid_a`` at ``pose`` inside ``solid_b`` (b's frame).
 
-    The depth is the largest distance from a vertex of the overlap lying on one surface to
-    the other surface (how far one surface has sunk into the other, at the vertices).
+    The depth is the largest distance from a point of one surface inside the other piece
+    to the other's surface, found on the overlap's surface sampled every
+    ``_DEPTH_SPACING_MM`` (so to about 0.06 mm). NaN when a mesh is not a closed volume.
     """
     if solid_a is None or solid_b is None:
         return math.nan, math.nan
-    moved = solid_a.transform(np.asarray(pose[:3, :], dtype=float).tolist())
-    inter = moved ^ solid_b
+    inter = solid_a.transform(np.asarray(pose[:3, :], dtype=float).tolist()) ^ solid_b
     volume = float(inter.volume())
     if inter.is_empty() or volume <= 0:
         return 0.0, 0.0
-    pts = np.array(inter.to_mesh().vert_properties, dtype=float)[:, :3]
-    db = b.distance_to(pts)
-    da = a.distance_to(_apply(_invert(pose), pts))
+    mesh = inter.to_mesh()
+    verts = np.array(mesh.vert_properties, dtype=float)[:, :3]
+    faces = np.array(mesh.tri_verts, dtype=np.int64)
+    area = (
+        0.5
+        * np.linalg.norm(
+            np.cross(
+                verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]]
+            ),
+            axis=1,
+        ).sum()
+    )
+    pts = _surface_samples(verts, faces, max(_DEPTH_SPACING_MM, math.sqrt(area / _DEPTH_SAMPLES)))
+    db, da = b.distance_to(pts), a.distance_to(_apply(_invert(pose), pts))
     on = np.minimum(da, db) <= _ON_SURFACE_MM
-    depth = float(np.maximum(da, db)[on].max(initial=0.0))
-    return volume, depth
+    return volume, float(np.maximum(da, db)[on].max(initial=0.0))
 
 
 # --------------------------------------------------------------------------- clearance
@@ -530,10 +509,10 @@ class Clearance:
     penetrating : bool
         The pieces overlap: their overlap volume is positive, or one lies inside the other.
     penetration_depth_mm : float
-        Largest depth of one surface inside the other, at the overlap's vertices; 0 when not
-        penetrating, NaN when a mesh is not a closed volume and the surfaces cross.
+        How far a surface has sunk into the other piece (0 when not penetrating; NaN when
+        a mesh is not a closed volume and the surfaces cross).
     overlap_volume_mm3 : float
-        Volume shared by the two pieces (manifold3d); NaN when a mesh is not a closed volume.
+        Volume shared by the two pieces; NaN when a mesh is not a closed volume.
     static_index : int
         Which of the static meshes is closest.
     """
@@ -541,7 +520,7 @@ class Clearance:
     distance_mm: float
     point_on_moving_mm: np.ndarray
     point_on_static_mm: np.ndarray
-    penetrating: bool
+    penetrating: bool = False
     penetration_depth_mm: float = 0.0
     overlap_volume_mm3: float = 0.0
     static_index: int = 0
@@ -559,23 +538,14 @@ def _as_meshes(meshes, name: str) -> list[trimesh.Trimesh]:
     return items
 
 
-def _full_check(a: _Surface, mesh_a, pose, b: _Surface, mesh_b, pair: _Pair | None = None):
-    """Distance, closest points (b's frame), penetration flag, depth and volume."""
-    pair = pair or _Pair(a, b)
-    d, pa, pb = pair.distance(pose)
-    solid_a, solid_b = _manifold(mesh_a.vertices, mesh_a.faces), _manifold(mesh_b.vertices, mesh_b.faces)
-    volume, depth = (0.0, 0.0)
-    if d == 0.0:
-        volume, depth = _overlap(solid_a, pose, solid_b, a, b)
-        penetrating = bool(volume > 1e-9) if np.isfinite(volume) else True
-    else:  # disjoint surfaces: overlapping only if one lies inside the other
-        wa = _winding_number(_apply(pose, a.vertices[:1]), b.tri)[0]
-        wb = _winding_number(_apply(_invert(pose), b.vertices[:1]), a.tri)[0]
-        penetrating = bool(abs(wa) > 0.5 or abs(wb) > 0.5)
-        if penetrating:
-            volume, depth = _overlap(solid_a, pose, solid_b, a, b)
-            depth = d if not np.isfinite(depth) else max(depth, d)
-    return d, pa, pb, penetrating, depth, volume
+def _inside(a: _Surface, pose, b: _Surface) -> int:
+    """1 if ``a`` at ``pose`` lies inside ``b``, -1 if ``b`` inside ``a``, else 0 (disjoint
+    surfaces only: one vertex of each is tested by its winding number)."""
+    if abs(_winding_number(_apply(pose, a.vertices[:1]), b.tri)[0]) > 0.5:
+        return 1
+    if abs(_winding_number(_apply(_invert(pose), b.vertices[:1]), a.tri)[0]) > 0.5:
+        return -1
+    return 0
 
 
 def clearance(moving: trimesh.Trimesh, pose, static) -> Clearance:
@@ -584,7 +554,7 @@ def clearance(moving: trimesh.Trimesh, pose, static) -> Clearance:
     Parameters
     ----------
     moving : trimesh.Trimesh
-        The moving piece in its day-0 position, LPS mm.
+        The moving piece in its start position, LPS mm.
     pose : (4, 4) float
         Rigid transform applied to ``moving`` (``p' = T[:3, :3] @ p + T[:3, 3]``).
     static : trimesh.Trimesh or sequence of trimesh.Trimesh
@@ -593,18 +563,535 @@ def clearance(moving: trimesh.Trimesh, pose, static) -> Clearance:
     Returns
     -------
     Clearance
-        Exact to floating point (see the module notes); overlap measures use manifold3d and
-        need closed meshes.
+        Exact to 1 µm (see the module notes); overlap measures need closed meshes.
     """
     pose = _check_pose(pose, "pose")
     moving = _as_meshes(moving, "moving")[0]
-    statics = _as_meshes(static, "static")
-    a = _Surface.from_mesh(moving)
+    a = _Surface(moving.vertices, moving.faces)
     best = None
-    for index, mesh in enumerate(statics):
-        b = _Surface.from_mesh(mesh)
-        d, pa, pb, pen, depth, vol = _full_check(a, moving, pose, b, mesh)
-        key = (not pen, d, -np.nan_to_num(depth))
+    for index, mesh in enumerate(_as_meshes(static, "static")):
+        b = _Surface(mesh.vertices, mesh.faces)
+        d, pa, pb = _Pair(a, b).distance(pose)
+        penetrating, volume, depth = False, 0.0, 0.0
+        if d == 0.0 or _inside(a, pose, b):
+            solids = [_manifold(m.vertices, m.faces) for m in (moving, mesh)]
+            volume, depth = _overlap(solids[0], pose, solids[1], a, b)
+            penetrating = not volume <= 1e-9  # NaN (not closed) counts as overlapping
+        key = (not penetrating, d, -np.nan_to_num(depth))
         if best is None or key < best[0]:
-            best = (key, Clearance(d, pa, pb, pen, depth, vol, index))
+            best = (key, Clearance(d, pa, pb, penetrating, depth, volume, index))
     return best[1]
+
+
+# --------------------------------------------------------------------------- sweep
+@dataclass(frozen=True)
+class Contact:
+    """The first new contact between two pieces during a sweep.
+
+    Attributes
+    ----------
+    t_days : float
+        First sampled time at which the distance is ``<= contact_mm`` (days).
+    day : int
+        Schedule day of ``t_days`` (``floor(t_days)``: day 0 is ``[0, 1)``).
+    t_clear_days : float
+        Last sampled time before it at which the pieces were clear: the contact begins in
+        ``(t_clear_days, t_days]``.
+    motion_mm : float
+        Largest displacement of a point of the moving piece (relative to the other) between
+        the two times: at most ``precision_mm``, unless the pose jumps there (an activation).
+    moving, other : hashable
+        The two pieces (``other`` may be another moving piece).
+    distance_mm : float
+        Distance at ``t_days`` (0 when the surfaces touch or cross).
+    point_on_moving_mm, point_on_other_mm : (3,) float
+        Where: the closest points at ``t_clear_days``, just before the touch (at ``t_days``
+        the surfaces may already cross along a curve), LPS mm.
+    """
+
+    t_days: float
+    day: int
+    t_clear_days: float
+    motion_mm: float
+    moving: Hashable
+    other: Hashable
+    distance_mm: float
+    point_on_moving_mm: np.ndarray
+    point_on_other_mm: np.ndarray
+
+    @property
+    def time_days(self) -> float:
+        return self.t_days
+
+    @property
+    def point_mm(self) -> np.ndarray:
+        """Midpoint of the two closest points (LPS mm)."""
+        return 0.5 * (self.point_on_moving_mm + self.point_on_other_mm)
+
+
+@dataclass(frozen=True)
+class InitialContact:
+    """Two pieces already within ``contact_mm`` at the start (e.g. teeth in occlusion).
+
+    Their *contact zone* is every triangle of either piece within ``zone_mm`` of the other
+    piece (or inside it) at the start. New contacts are sought everywhere except between
+    the two zones; between them the signed zone clearance (distance, or minus the overlap
+    depth) is tracked, and it *gets worse* when it falls more than ``precision_mm`` below its
+    starting value (pushed into each other, or a near-contact in the zone closing).
+
+    Attributes
+    ----------
+    moving, other : hashable
+        The two pieces.
+    distance_mm : float
+        Distance at the start.
+    point_on_moving_mm, point_on_other_mm : (3,) float
+        Closest points at the start, LPS mm.
+    penetration_depth_mm, overlap_volume_mm3 : float
+        Overlap at the start (0 when they only touch; NaN when not closed volumes).
+    zone_clearance_mm : (n,) float
+        Signed clearance between the zones at ``CollisionReport.times_days``.
+    worse_at_days : float or None
+        First sampled time at which the zone clearance got worse.
+    """
+
+    moving: Hashable
+    other: Hashable
+    distance_mm: float
+    point_on_moving_mm: np.ndarray
+    point_on_other_mm: np.ndarray
+    penetration_depth_mm: float
+    overlap_volume_mm3: float
+    zone_clearance_mm: np.ndarray
+    worse_at_days: float | None
+
+    @property
+    def point_mm(self) -> np.ndarray:
+        return 0.5 * (self.point_on_moving_mm + self.point_on_other_mm)
+
+
+@dataclass(frozen=True)
+class CollisionReport:
+    """Clearances between every moving piece and the rest of the bone over time.
+
+    Attributes
+    ----------
+    times_days : (n,) float
+        Sample times: the start and end, every activation, at most ``max_step_days`` apart.
+    distance_mm : dict of (moving, other) -> (n,) float
+        Distance of each pair at ``times_days``; for a pair in initial contact, the distance
+        outside its contact zones (where a new contact would appear).
+    pair_min_mm, pair_min_t_days : dict of (moving, other) -> float
+        Smallest distance over the whole sweep (refined between samples to
+        ``precision_mm``) and when.
+    contacts : tuple of Contact
+        The first new contact of each pair that has one, earliest first.
+    initial_contacts : tuple of InitialContact
+        Pairs within ``contact_mm`` at the start.
+    precision_mm, contact_mm, zone_mm : float
+        The settings used.
+    evaluations : int
+        Exact pair distances computed.
+    """
+
+    times_days: np.ndarray
+    distance_mm: dict
+    pair_min_mm: dict
+    pair_min_t_days: dict
+    contacts: tuple[Contact, ...]
+    initial_contacts: tuple[InitialContact, ...]
+    precision_mm: float
+    contact_mm: float
+    zone_mm: float
+    evaluations: int = field(default=0, compare=False)
+
+    @property
+    def first_contact(self) -> Contact | None:
+        """The earliest new contact, or None."""
+        return self.contacts[0] if self.contacts else None
+
+    @property
+    def min_distance_mm(self) -> float:
+        """The smallest distance over the sweep, all pairs (initial contact zones left out)."""
+        return min(self.pair_min_mm.values(), default=math.inf)
+
+    @property
+    def samples(self) -> list[tuple[float, dict]]:
+        """``[(t_days, {moving key: distance to everything else})]`` at ``times_days``."""
+        keys = dict.fromkeys(m for m, _ in self.distance_mm)
+        rows = {k: self.segment_distance_mm(k) for k in keys}
+        return [
+            (float(t), {k: float(v[n]) for k, v in rows.items()})
+            for n, t in enumerate(self.times_days)
+        ]
+
+    def segment_distance_mm(self, key: Hashable) -> np.ndarray:
+        """Distance ``(n,)`` from piece ``key`` to every other piece, at ``times_days``."""
+        rows = [d for pair, d in self.distance_mm.items() if key in pair]
+        if not rows:
+            raise KeyError(key)
+        return np.min(rows, axis=0)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per problem: new contacts, initial contacts that get worse."""
+        out = [
+            f"contact on day {c.day} (t = {c.t_days:.2f} d): {c.moving} meets {c.other} at "
+            f"{_xyz(c.point_mm)}; the movement is blocked there"
+            for c in self.contacts
+        ]
+        out += [
+            f"{c.moving} pushes into {c.other} at {_xyz(c.point_mm)} from day "
+            f"{_day(c.worse_at_days)} (they touched at the start: teeth in occlusion or a joint?)"
+            for c in self.initial_contacts
+            if c.worse_at_days is not None
+        ]
+        return tuple(out)
+
+    def lines(self) -> list[str]:
+        """Human-readable findings, one per line."""
+        out = [
+            f"collision check ({len(self.times_days)} poses, {self.evaluations} distances,"
+            f" precision {self.precision_mm} mm): smallest clearance "
+            + (f"{self.min_distance_mm:.2f} mm" if math.isfinite(self.min_distance_mm) else "-")
+        ]
+        for c in self.initial_contacts:
+            text = (
+                f"  in contact at day {_day(self.times_days[0])}: {c.moving} and {c.other} at"
+                f" {_xyz(c.point_mm)} (distance {c.distance_mm:.2f} mm"
+            )
+            if c.penetration_depth_mm > 0:
+                text += f", overlapping {c.penetration_depth_mm:.2f} mm deep"
+            worst = float(np.min(c.zone_clearance_mm))
+            text += (
+                f"); gets worse from day {_day(c.worse_at_days)} (zone clearance {worst:.2f} mm)"
+                if c.worse_at_days is not None
+                else "); does not get worse"
+            )
+            out.append(text)
+        for c in self.contacts:
+            out.append(
+                f"  new contact on day {c.day} (t = {c.t_days:.3f} d, clear at"
+                f" {c.t_clear_days:.3f} d): {c.moving} and {c.other} at {_xyz(c.point_mm)}"
+            )
+        if not self.contacts:
+            out.append("  no new contact during the movement")
+        return out
+
+    def summary(self) -> dict:
+        """A JSON-ready summary."""
+
+        def point(p):
+            return [round(float(v), 2) for v in p]
+
+        def contact(c: Contact):
+            return {
+                "t_days": round(c.t_days, 4),
+                "day": c.day,
+                "t_clear_days": round(c.t_clear_days, 4),
+                "moving": str(c.moving),
+                "other": str(c.other),
+                "point_mm": point(c.point_mm),
+                "distance_mm": round(c.distance_mm, 3),
+                "motion_mm": round(c.motion_mm, 3),
+            }
+
+        def initial(c: InitialContact):
+            return {
+                "moving": str(c.moving),
+                "other": str(c.other),
+                "point_mm": point(c.point_mm),
+                "distance_mm": round(c.distance_mm, 3),
+                "penetration_depth_mm": _round(c.penetration_depth_mm),
+                "worse_at_days": c.worse_at_days,
+                "worst_zone_clearance_mm": _round(float(np.min(c.zone_clearance_mm))),
+            }
+
+        return {
+            "precision_mm": self.precision_mm,
+            "contact_mm": self.contact_mm,
+            "zone_mm": self.zone_mm,
+            "min_distance_mm": _round(self.min_distance_mm),
+            "first_contact": contact(self.first_contact) if self.first_contact else None,
+            "contacts": [contact(c) for c in self.contacts],
+            "initial_contacts": [initial(c) for c in self.initial_contacts],
+            "pair_min_mm": {f"{a}/{b}": _round(v) for (a, b), v in self.pair_min_mm.items()},
+            "samples": [
+                {"t_days": round(t, 4), **{str(k): _round(v) for k, v in d.items()}}
+                for t, d in self.samples
+            ],
+        }
+
+
+def _round(v: float, digits: int = 3):
+    return round(float(v), digits) if math.isfinite(v) else None
+
+
+def _day(t: float) -> int:
+    return math.floor(t + 1e-9)
+
+
+def _xyz(p: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.1f}" for v in p) + ") mm LPS"
+
+
+class _Poses:
+    """``pose_at`` with checks and a cache; static pieces stay at the identity."""
+
+    def __init__(self, pose_at, moving_keys, t_start: float):
+        self.pose_at, self.keys, self.t_start, self.cache = pose_at, moving_keys, t_start, {}
+
+    def __call__(self, t: float) -> dict:
+        if t not in self.cache:
+            got = self.pose_at(t)
+            if not isinstance(got, Mapping):
+                raise TypeError(f"pose_at({t}) must return a dict, got {type(got).__name__}")
+            missing = [k for k in self.keys if k not in got]
+            if missing:
+                raise ValueError(f"pose_at({t}) gives no pose for moving piece(s) {missing}")
+            self.cache[t] = {k: _check_pose(got[k], f"pose_at({t})[{k!r}]") for k in self.keys}
+        return self.cache[t]
+
+
+class _Track:
+    """Distances over time between a moving piece and another piece (static or moving)."""
+
+    def __init__(self, moving, other, surfaces, meshes, poses, zone_mm: float, contact_mm: float):
+        self.moving, self.other, self.poses = moving, other, poses
+        self.a, self.b = surfaces[moving], surfaces[other]
+        self.pairs = [_Pair(self.a, self.b)]
+        self.cache: dict[float, tuple] = {}
+        self.evaluations, self.initial = 1, None
+        rel, to = self.relative(poses.t_start)
+        d, pa, pb = self.pairs[0].distance(rel)
+        if d > 0.0 and _inside(self.a, rel, self.b):
+            raise PlannerError(
+                f"pieces {moving!r} and {other!r} lie one inside the other at the start: check "
+                "the segments (each piece must be a separate closed surface)"
+            )
+        if d > contact_mm:
+            return
+        # initial contact: split off the zones where the two pieces are close at the start
+        solids = [_manifold(meshes[k].vertices, meshes[k].faces) for k in (moving, other)]
+        volume, depth = _overlap(solids[0], rel, solids[1], self.a, self.b) if d == 0 else (0, 0)
+        radius = max(zone_mm, contact_mm)
+        in_a, in_b = self.pairs[0].faces_within(rel, radius)
+        if volume > 0:  # faces sunk into the other piece belong to the zone too
+            m = (solids[0].transform(rel[:3, :].tolist()) ^ solids[1]).to_mesh()
+            core = _Surface(np.array(m.vert_properties)[:, :3], np.array(m.tri_verts))
+            in_a |= core.distance_to(_apply(rel, self.a.centroids)) <= _ON_SURFACE_MM
+            in_b |= core.distance_to(self.b.centroids) <= _ON_SURFACE_MM
+        zone_a, rest_a = self.a.subset(in_a), self.a.subset(~in_a)
+        zone_b, rest_b = self.b.subset(in_b), self.b.subset(~in_b)
+        self.pairs = [_Pair(x, y) for x, y in ((rest_a, self.b), (zone_a, rest_b)) if x and y]
+        self.zone_pair = _Pair(zone_a, zone_b)
+        margin = radius + 2.0
+        self.zone_solids = [
+            None if s is None else _crop(s, z.vertices.min(0) - margin, z.vertices.max(0) + margin)
+            for s, z in zip(solids, (zone_a, zone_b), strict=True)
+        ]
+        self.initial = (d, _apply(to, pa), _apply(to, pb), depth, volume)
+
+    def relative(self, t: float):
+        """Pose of the moving piece in the other's frame, and the other's pose, at ``t``."""
+        poses = self.poses(t)
+        to = poses.get(self.other, np.eye(4))
+        return _invert(to) @ poses[self.moving], to
+
+    def __call__(self, t: float):
+        """``(distance, point_on_moving, point_on_other)`` at ``t`` (LPS mm), cached."""
+        if t not in self.cache:
+            rel, to = self.relative(t)
+            best = (math.inf, np.full(3, np.nan), np.full(3, np.nan))
+            for pair in self.pairs:
+                d, pa, pb = pair.distance(rel)
+                self.evaluations += 1
+                if d < best[0]:
+                    best = (d, _apply(to, pa), _apply(to, pb))
+            self.cache[t] = best
+        return self.cache[t]
+
+    def zone_clearance(self, t: float) -> float:
+        """Signed clearance between the initial contact zones (negative: overlap depth)."""
+        rel, _ = self.relative(t)
+        d = self.zone_pair.distance(rel)[0]
+        self.evaluations += 1
+        if d > 0.0:
+            return d
+        solid_a, solid_b = self.zone_solids
+        depth = _overlap(solid_a, rel, solid_b, self.a, self.b)[1]
+        return -depth if np.isfinite(depth) else 0.0
+
+    def motion(self, t1: float, t2: float) -> float:
+        """Largest displacement of a point of the moving piece, relative to the other."""
+        r1, r2 = self.relative(t1)[0], self.relative(t2)[0]
+        moved = _apply(r2, self.a.hull) - _apply(r1, self.a.hull)
+        return float(np.linalg.norm(moved, axis=1).max())
+
+
+def _refine(track: _Track, times, values, precision_mm, contact_mm, time_tol_days):
+    """Bisect between samples for the first contact and the smallest distance.
+
+    Between two times no point moves farther than ``m`` (the largest displacement between
+    them, :meth:`_Track.motion`) from either end, so the distance stays above
+    ``max(d1, d2) - m``; intervals are split until that bound clears the contact threshold
+    (and the smallest distance so far, less ``precision_mm``) or ``m <= precision_mm``.
+    """
+    contact = None
+    k = int(np.argmin(values))
+    best = (float(values[k]), float(times[k]))
+    stack = [(times[n], times[n + 1]) for n in range(len(times) - 1)][::-1]
+    while stack:
+        t1, t2 = stack.pop()
+        (d1, p1a, p1b), (d2, *_) = track(t1), track(t2)
+        motion = track.motion(t1, t2)
+        lower = max(d1, d2, motion) - motion  # distances are never negative
+        want_contact = contact is None and d1 > contact_mm and lower <= contact_mm
+        if not want_contact and lower >= best[0] - precision_mm:
+            continue
+        if motion <= precision_mm or t2 - t1 <= time_tol_days:
+            if want_contact and d2 <= contact_mm:
+                contact = Contact(
+                    float(t2),
+                    _day(t2),
+                    float(t1),
+                    motion,
+                    track.moving,
+                    track.other,
+                    float(d2),
+                    p1a,
+                    p1b,
+                )
+            continue
+        tm = 0.5 * (t1 + t2)
+        dm = track(tm)[0]
+        if dm < best[0]:
+            best = (float(dm), float(tm))
+        stack += [(tm, t2), (t1, tm)]
+    return contact, best
+
+
+def _sample_times(t_start, t_end, max_step_days, extra) -> np.ndarray:
+    n = max(1, math.ceil((t_end - t_start) / max_step_days - 1e-9))
+    times = np.concatenate([np.linspace(t_start, t_end, n + 1), np.asarray(extra, float)])
+    times = times[(times >= t_start) & (times <= t_end)]
+    return np.unique(np.round(times, 9))
+
+
+def collision_sweep(
+    moving_meshes: Mapping[Hashable, trimesh.Trimesh],
+    static_meshes: Mapping[Hashable, trimesh.Trimesh] | Sequence[trimesh.Trimesh],
+    pose_at: Callable[[float], Mapping[Hashable, np.ndarray]],
+    t_start_days: float,
+    t_end_days: float,
+    *,
+    schedule_times: Sequence[float] = (),
+    precision_mm: float = 0.1,
+    contact_mm: float = 0.0,
+    max_step_days: float = 1.0,
+    zone_mm: float = 0.5,
+    time_tolerance_days: float = 1e-3,
+) -> CollisionReport:
+    """Clearances between each moving piece and the rest of the bone along the movement.
+
+    Parameters
+    ----------
+    moving_meshes : dict of key -> trimesh.Trimesh
+        The segments that move, in their start position (LPS mm).
+    static_meshes : dict of key -> trimesh.Trimesh, or sequence
+        The pieces that stay; a sequence gets keys ``"static 0"``, ``"static 1"``...
+    pose_at : callable
+        ``pose_at(t_days)`` returns ``{key: (4, 4) rigid transform}`` for every moving key,
+        applied to its start position (``p' = T[:3, :3] @ p + T[:3, 3]``), e.g.
+        :func:`planner.distraction.segment_poses`.
+    t_start_days, t_end_days : float
+        The time span (days).
+    schedule_times : sequence of float, optional
+        Activation times: each becomes a sample of the table.
+    precision_mm : float, optional
+        Largest motion between the bracketing times of a first contact, and tolerance on the
+        smallest distance over the sweep.
+    contact_mm : float, optional
+        Distance at or below which two pieces are in contact (a clearance margin).
+    max_step_days : float, optional
+        Longest interval between samples.
+    zone_mm : float, optional
+        Pieces within ``contact_mm`` at the start are an initial contact; their triangles
+        within ``max(zone_mm, contact_mm)`` of each other form the contact zone (see
+        :class:`InitialContact`).
+    time_tolerance_days : float, optional
+        Shortest interval bisected: a pose that jumps at an activation cannot be split
+        below the jump (:attr:`Contact.motion_mm` then shows the jump).
+
+    Returns
+    -------
+    CollisionReport
+
+    Notes
+    -----
+    Between two samples each point is assumed to stay within the distance it travels
+    between them (true for translations, rotations of less than 180° about a fixed axis,
+    and poses that hold still between activations). Every pair of a moving piece with a
+    static piece or another moving piece is checked.
+    """
+    if not isinstance(moving_meshes, Mapping) or not moving_meshes:
+        raise TypeError("moving_meshes must be a non-empty dict of trimesh.Trimesh")
+    if isinstance(static_meshes, Mapping):
+        statics = dict(static_meshes)
+    else:
+        statics = {f"static {i}": m for i, m in enumerate(_as_meshes(static_meshes, "static"))}
+    clash = set(statics) & set(moving_meshes)
+    if clash:
+        raise ValueError(f"keys {sorted(map(str, clash))} are both moving and static")
+    meshes = {**dict(moving_meshes), **statics}
+    for key, mesh in meshes.items():
+        _as_meshes(mesh, f"mesh {key!r}")
+    t_start_days, t_end_days = float(t_start_days), float(t_end_days)
+    if not t_end_days >= t_start_days:
+        raise ValueError(
+            f"t_end_days ({t_end_days}) must not precede t_start_days ({t_start_days})"
+        )
+    for name, value in (
+        ("precision_mm", precision_mm),
+        ("max_step_days", max_step_days),
+        ("time_tolerance_days", time_tolerance_days),
+    ):
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    if not (contact_mm >= 0 and zone_mm >= 0):
+        raise ValueError(f"contact_mm and zone_mm must be >= 0, got {contact_mm}, {zone_mm}")
+
+    keys = list(moving_meshes)
+    poses = _Poses(pose_at, keys, t_start_days)
+    surfaces = {k: _Surface(m.vertices, m.faces) for k, m in meshes.items()}
+    pairs = [(m, o) for m in keys for o in statics]
+    pairs += [(m, o) for n, m in enumerate(keys) for o in keys[n + 1 :]]
+    times = _sample_times(t_start_days, t_end_days, max_step_days, schedule_times)
+    tracks = [_Track(m, o, surfaces, meshes, poses, zone_mm, contact_mm) for m, o in pairs]
+    distance, pair_min, pair_t, contacts, initial = {}, {}, {}, [], []
+    for tr in tracks:
+        pair = (tr.moving, tr.other)
+        distance[pair] = np.array([tr(t)[0] for t in times])
+        contact, (pair_min[pair], pair_t[pair]) = _refine(
+            tr, times, distance[pair], precision_mm, contact_mm, time_tolerance_days
+        )
+        if contact is not None:
+            contacts.append(contact)
+        if tr.initial is not None:
+            zone = np.array([tr.zone_clearance(t) for t in times])
+            worse = np.flatnonzero(zone < zone[0] - precision_mm)
+            when = float(times[worse[0]]) if len(worse) else None
+            initial.append(InitialContact(tr.moving, tr.other, *tr.initial, zone, when))
+    contacts.sort(key=lambda c: c.t_days)
+    return CollisionReport(
+        times,
+        distance,
+        pair_min,
+        pair_t,
+        tuple(contacts),
+        tuple(initial),
+        precision_mm,
+        contact_mm,
+        zone_mm,
+        sum(tr.evaluations for tr in tracks),
+    )

@@ -18,7 +18,7 @@ import trimesh
 
 from planner.errors import PlannerError
 from planner.fileio import atomic_path
-from planner.volume import Volume
+from planner.volume import Volume, c_frame
 
 __all__ = ["Deviation", "extract_surface", "mesh_report", "simplify", "write_stl"]
 
@@ -44,15 +44,6 @@ class Deviation:
     mean_mm: float
     max_mm: float
     p99_mm: float = float("nan")
-
-
-def _c_frame(a: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """``a`` transposed so that it is C-contiguous, and the axis order used."""
-    if a.T.flags.c_contiguous:
-        return a.T, (2, 1, 0)
-    if a.flags.c_contiguous:
-        return a, (0, 1, 2)
-    return np.ascontiguousarray(a.T), (2, 1, 0)
 
 
 def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -123,7 +114,7 @@ def extract_surface(
         raise ValueError(f"labels have shape {labels.shape}, the volume {volume.shape}")
     if not math.isfinite(threshold_hu):
         raise ValueError(f"threshold_hu must be finite, got {threshold_hu}")
-    hu, perm = _c_frame(volume.hu)
+    hu, perm = c_frame(volume.hu)
     lab = labels.transpose(perm)
     mask = lab == label
     spans = []
@@ -240,8 +231,10 @@ def _manifold(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.n
     )
 
 
-def _point_triangle_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Distance from points ``p`` to triangles ``(a, b, c)``, row by row, (n, 3) -> (n,).
+def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
+    """Closest points ``q`` on triangles ``(a, b, c)`` to points ``p``, row by row.
+
+    All arguments are ``(n, 3)``; returns ``q`` ``(n, 3)`` and the distances ``(n,)``.
 
     The closest point by Voronoi region of the triangle (Ericson, Real-Time Collision
     Detection, 5.1.5), vectorised.
@@ -272,7 +265,12 @@ def _point_triangle_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.
         q = np.where(((d3 >= 0) & (d4 <= d3))[:, None], b, q)
         q = np.where(((d1 <= 0) & (d2 <= 0))[:, None], a, q)
     d = np.linalg.norm(p - q, axis=1)
-    return np.where(np.isfinite(d), d, np.inf)
+    return q, np.where(np.isfinite(d), d, np.inf)
+
+
+def _point_triangle_distance(p, a, b, c):
+    """Distance from points ``p`` to triangles ``(a, b, c)``, row by row, (n, 3) -> (n,)."""
+    return closest_on_triangles(p, a, b, c)[1]
 
 
 def _deviation(dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> Deviation:

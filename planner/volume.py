@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Volume", "apply_affine"]
+__all__ = ["Volume", "apply_affine", "c_frame"]
 
 
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -48,6 +48,19 @@ def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     if points.shape[-1] != 3:
         raise ValueError(f"points must have shape (..., 3), got {points.shape}")
     return points @ affine[:3, :3].T + affine[:3, 3]
+
+
+def c_frame(a: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """``a`` (3D) or its transpose, whichever is C-contiguous, and the axis order used.
+
+    ``Volume.hu`` is normally the transpose of a C-ordered slice stack; scipy and VTK work
+    fastest on the C-ordered view. Copies only when neither is contiguous.
+    """
+    if a.T.flags.c_contiguous:
+        return a.T, (2, 1, 0)
+    if a.flags.c_contiguous:
+        return a, (0, 1, 2)
+    return np.ascontiguousarray(a.T), (2, 1, 0)
 
 
 @dataclass(frozen=True, eq=False)

@@ -127,13 +127,15 @@ def test_planted_collision_is_found_on_the_right_day():
     plan = plan_case(case(), {"mandible": bar(), "skull": block(6.8)})
     first = plan.collisions.first_contact
     assert first is not None
-    assert first.time_days == pytest.approx(1 + 8 / 24 + 13 * 0.5, abs=1e-3)
-    assert int(first.time_days) == 7
-    assert first.point_mm[1] == pytest.approx(-46.8, abs=0.1)
+    assert first.t_days == pytest.approx(1 + 8 / 24 + 13 * 0.5, abs=1e-3)
+    assert first.day == 7
+    assert first.point_on_other_mm[1] == pytest.approx(-46.8, abs=0.1)
     assert any("contact" in w for w in plan.warnings)
 
 
 def test_no_collision_when_the_way_is_clear():
     plan = plan_case(case(), {"mandible": bar(), "skull": block(12.0)})
     assert plan.collisions.first_contact is None
-    assert plan.collisions.min_distance_mm == pytest.approx(2.0, abs=0.05)
+    moving = next(n for n, r in plan.roles.items() if r.startswith("moving"))
+    assert plan.collisions.min_distance_mm[(moving, "skull")] == pytest.approx(2.0, abs=0.05)
+    assert not any("contact" in w for w in plan.warnings)
