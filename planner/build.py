@@ -1,7 +1,7 @@
 """The planning stage: case decisions + bone models -> segments, schedule, motion, checks.
 
 :func:`plan_case` derives everything in memory and gathers every warning;
-:func:`write_plan` writes ``CASE_DIR/out/`` whole, with ``out/manifest.json``;
+:func:`planner.outputs.write_plan` writes ``CASE_DIR/out/`` with its manifest;
 :func:`build_case` does both for a case folder (rebuilding the models from the scan when
 they are missing or were made with other decisions).
 """
@@ -20,18 +20,15 @@ import numpy as np
 from planner.case import Case, Distractor, load_case
 from planner.errors import PlannerError
 
-__all__ = ["Plan", "build_case", "plan_case", "write_plan"]
+__all__ = ["OUT_DIR", "Plan", "build_case", "plan_case"]
 
 OUT_DIR = "out"
-MANIFEST = "manifest.json"
 
 # A distraction vector this close to its cut plane would slide the segment along the cut.
 VECTOR_IN_PLANE_ERROR_DEG = 10.0
 VECTOR_IN_PLANE_WARN_DEG = 30.0
 # A landmark this close to a second segment is ambiguous (e.g. a condyle in its fossa).
 LANDMARK_AMBIGUITY_MM = 1.0
-# Poses are written at this interval (days) for animation and inspection.
-POSE_STEP_DAYS = 0.5
 
 Progress = Callable[[str, int, int], None]
 
@@ -354,7 +351,7 @@ def _collisions(cut, motion, sched):
         segment_poses(motion, sched),
         0.0,
         sched.end_of_distraction_days,
-        sample_times_days=[a.time_days for a in sched.activations],
+        schedule_times=[a.time_days for a in sched.activations],
     )
 
 
@@ -373,152 +370,6 @@ def _collision_warnings(report) -> list[str]:
                 f"press together from day {math.floor(c.worse_at_days + 1e-9)}"
             )
     return out
-
-
-# ---------------------------------------------------------------------------------------
-# Files
-
-
-def write_plan(plan: Plan, out_dir: str | Path) -> dict:
-    """Write ``out/`` whole (replacing an older one only once complete); returns the manifest."""
-    from planner.fileio import atomic_dir
-
-    out_dir = Path(out_dir)
-    with atomic_dir(out_dir, overwrite=True) as tmp:
-        entries = _write_outputs(plan, tmp)
-        manifest = {
-            "planner": _version(),
-            "case_label": plan.case.label,
-            "disclaimer": "research software, not a certified medical device",
-            "outputs": entries,
-            "warnings": list(plan.warnings),
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-def _version() -> str:
-    from planner import __version__
-
-    return __version__
-
-
-def _mesh_entry(path: str, kind: str, mesh, **extra) -> dict:
-    return {
-        "path": path,
-        "kind": kind,
-        "watertight": bool(mesh.is_watertight),
-        "volume_mm3": round(float(mesh.volume), 1),
-        "triangles": len(mesh.faces),
-        **extra,
-    }
-
-
-def _write_outputs(plan: Plan, out: Path) -> list[dict]:
-    from planner.mesh import write_stl
-    from planner.schedule import write_csv, write_ics
-
-    entries = []
-    seg_dir = out / "segments"
-    seg_dir.mkdir()
-    for name, mesh in plan.segments.items():
-        write_stl(mesh, seg_dir / f"{name}.stl")
-        entries.append(
-            _mesh_entry(f"segments/{name}.stl", "segment", mesh, role=plan.roles[name], day=0)
-        )
-    if plan.schedule is not None:
-        t_end = plan.schedule.end_of_distraction_days
-        for name, mesh in plan.meshes_at(t_end).items():
-            if plan.roles[name].startswith("moving"):
-                path = f"segments/{name}_end.stl"
-                write_stl(mesh, out / path)
-                entries.append(
-                    _mesh_entry(path, "segment", mesh, role=plan.roles[name], day=t_end)
-                )
-        write_csv(plan.schedule, out / "schedule.csv")
-        entries.append({"path": "schedule.csv", "kind": "schedule"})
-        if plan.case.protocol.start_date:
-            write_ics(plan.schedule, out / "schedule.ics", label=plan.case.label or "case")
-            entries.append({"path": "schedule.ics", "kind": "schedule"})
-        (out / "poses.json").write_text(json.dumps(_poses(plan)) + "\n")
-        entries.append({"path": "poses.json", "kind": "poses"})
-    (out / "plan.json").write_text(json.dumps(plan_report(plan), indent=2) + "\n")
-    entries.append({"path": "plan.json", "kind": "report"})
-    return entries
-
-
-def _poses(plan: Plan) -> dict:
-    """Pose of each moving segment every ``POSE_STEP_DAYS`` and at each activation."""
-    end = plan.schedule.end_of_distraction_days
-    times = sorted(
-        set(np.round(np.arange(0.0, end + POSE_STEP_DAYS, POSE_STEP_DAYS), 6))
-        | {round(a.time_days, 6) for a in plan.schedule.activations}
-    )
-    moving = [n for n, r in plan.roles.items() if r.startswith("moving")]
-    out = {"convention": "p' = M[:3,:3] @ p + M[:3,3], LPS mm, days since surgery", "poses": {}}
-    for name in moving:
-        out["poses"][name] = []
-    for t in times:
-        poses = plan.poses_at(float(t))
-        for name in moving:
-            out["poses"][name].append(
-                {"t_days": float(t), "matrix": np.round(poses[name], 6).tolist()}
-            )
-    return out
-
-
-def plan_report(plan: Plan) -> dict:
-    """JSON-ready summary: segments, schedule, bilateral, measurements, collisions."""
-    from planner.measure import to_jsonable
-
-    cut = plan.cut
-    report = {
-        "label": plan.case.label,
-        "segments": [
-            {
-                "name": s.name,
-                "model": s.model,
-                "role": plan.roles[s.name],
-                "volume_mm3": round(s.volume_mm3, 1),
-            }
-            for s in cut.segments
-        ],
-        "kerfs": [
-            {"osteotomy": k.osteotomy, "volume_mm3": round(k.volume_mm3, 1)} for k in cut.kerfs
-        ],
-        "volume_balance": {m: round(v, 6) for m, v in cut.volume_balance().items()},
-        "warnings": list(plan.warnings),
-    }
-    if plan.schedule is not None:
-        s = plan.schedule
-        report["schedule"] = {
-            "activations": len(s.activations),
-            "first_activation_days": s.first_activation_days,
-            "end_of_distraction_days": s.end_of_distraction_days,
-            "end_of_consolidation_days": s.end_of_consolidation_days,
-            "distractors": {
-                n: {
-                    "planned_mm": p.planned_mm,
-                    "n_activations": p.n_activations,
-                    "day_target_reached": p.day_target_reached,
-                }
-                for n, p in s.plans.items()
-            },
-        }
-        report["bilateral"] = to_jsonable(plan.bilateral)
-        report["measurements"] = to_jsonable(plan.measurements)
-        report["landmark_segments"] = plan.landmark_segments
-    if plan.collisions is not None:
-        c = plan.collisions
-        report["collisions"] = {
-            "findings": c.summary(),
-            "precision_mm": c.precision_mm,
-            "first_contact": to_jsonable(c.first_contact),
-            "initial_contacts": to_jsonable(c.initial_contacts),
-            "min_distance_mm": to_jsonable(c.min_distance_mm),
-            "min_distance_t_days": to_jsonable(c.min_distance_t_days),
-        }
-    return report
 
 
 def _models_match(case: Case, made: dict) -> bool:
@@ -540,19 +391,22 @@ def build_case(case_dir: str | Path, *, progress: Progress | None = None) -> tup
     report = case_dir / MODELS_DIR / MODELS_REPORT
     current = report.is_file() and _models_match(case, json.loads(report.read_text()))
     if not current:
-        if not case.source.path or not Path(case.source.path).exists():
+        scan = case_dir / case.source.path  # a relative path is relative to the case
+        if not case.source.path or not scan.exists():
             raise PlannerError(
                 f"the models must be rebuilt but the scan {case.source.path!r} is not "
                 "there; set source.path in case.json to the scan's folder"
             )
         result = build_models(
-            case.source.path,
+            scan,
             series_uid=case.source.series_uid or None,
             threshold_hu=case.segmentation.threshold_hu,
             separate_mandible=case.segmentation.separate_mandible,
             progress=progress,
         )
         write_models(result, case_dir)
+    from planner.outputs import write_plan
+
     plan = plan_case(case, read_models(case_dir), progress=progress)
     manifest = write_plan(plan, case_dir / OUT_DIR)
     return plan, manifest

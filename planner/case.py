@@ -230,8 +230,10 @@ class _Reader:
         value = self.raw(key, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
         ):
             raise PlannerError(f"{self.name(key)} must be a number, got {_kind(value)}")
         _check_range(self.name(key), float(value), lo, hi, open_lo)
@@ -299,7 +301,9 @@ def _read_osteotomy(r: _Reader) -> Osteotomy:
     if abs(float(axis @ normal)) > 1e-12:  # project into the plane (bit-stable when in it)
         axis = axis - normal * float(axis @ normal)
     if np.linalg.norm(axis) < 1e-6:
-        raise PlannerError(f"{r.name('in_plane_axis')} is parallel to the normal; it must lie in the cut plane")
+        raise PlannerError(
+            f"{r.name('in_plane_axis')} is parallel to the normal; it must lie in the cut plane"
+        )
     if abs(np.linalg.norm(axis) - 1.0) > 1e-12:
         axis = axis / np.linalg.norm(axis)
     ost = Osteotomy(
@@ -440,7 +444,9 @@ def _check_names(case: Case) -> None:
             if not item.name.strip():
                 raise PlannerError(f"{what}[{i}].name is empty; give it a name")
             if item.name in seen:
-                raise PlannerError(f"{what}[{i}].name {item.name!r} is used twice; names must differ")
+                raise PlannerError(
+                    f"{what}[{i}].name {item.name!r} is used twice; names must differ"
+                )
             seen.add(item.name)
     catalog = device_catalog(case)
     for i, d in enumerate(case.distractors):
@@ -486,7 +492,9 @@ def load_case(case_dir: str | Path) -> Case:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlannerError(f"{path} is not valid JSON ({exc}); fix the file or restore it") from None
+        raise PlannerError(
+            f"{path} is not valid JSON ({exc}); fix the file or restore it"
+        ) from None
     return case_from_dict(data)
 
 
@@ -532,7 +540,9 @@ def edit_item(case: Case, kind: str, name: str, fields: Mapping[str, Any], *, mo
     names = [i["name"] for i in items]
     if mode == "add":
         if name in names:
-            raise PlannerError(f"a {kind} called {name!r} exists; change it with 'set' or pick a new name")
+            raise PlannerError(
+                f"a {kind} called {name!r} exists; change it with 'set' or pick a new name"
+            )
         items.append({"name": name, **fields})
     elif mode in ("set", "remove"):
         if name not in names:

@@ -137,7 +137,7 @@ def _segment(args: argparse.Namespace, out) -> int:
 
     case = dataclasses.replace(
         case,
-        source=casefile.Source(path=str(_scan_arg(args.paths)), series_uid=result.series_uid),
+        source=casefile.Source(path=_source_path(args.paths), series_uid=result.series_uid),
         segmentation=casefile.Segmentation(
             threshold_hu=result.threshold_hu, separate_mandible=not args.one_model
         ),
@@ -176,3 +176,9 @@ def print_models(out, result) -> None:
     sec = result.seconds
     out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sec.items()))
     print_warnings(out, result.notes, title="notes")
+
+
+def _source_path(paths) -> str:
+    """The scan's absolute path for case.json (one path; several files: their folder)."""
+    first = paths[0].resolve()
+    return str(first if len(paths) == 1 else first.parent)

@@ -22,6 +22,7 @@ and its depth (how far a surface has sunk into the other piece).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +46,8 @@ _CHUNK = 8192  # triangle pairs per vectorised batch
 _DOP_LEVEL = 3  # runs of up to 2**3 faces are bounded by their triangles, larger ones by boxes
 _TIE_MM = 1e-3  # distances are exact to 1 µm: closer ties (float32 noise) are not split
 _ON_SURFACE_MM = 1e-3  # a point of an overlap this close to a surface lies on it
-_DEPTH_SPACING_MM = 0.1  # sampling of an overlap's surface for its depth...
-_DEPTH_SAMPLES = 200_000  # ...made coarser beyond this many points
+_DEPTH_SPACING_MM = 0.25  # sampling of an overlap's surface for its depth...
+_DEPTH_SAMPLES = 20_000  # ...made coarser beyond this many points
 
 
 # --------------------------------------------------------------------------- kernels
@@ -268,7 +269,13 @@ class _Surface:
         self.area_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         self.normals = _unit(self.area_normals)
         self.tree = cKDTree(vertices)
-        self.centroid_tree = cKDTree(self.centroids)
+        self.vertex_face = np.zeros(len(vertices), dtype=np.int64)
+        self.vertex_face[faces.ravel()] = np.repeat(np.arange(len(faces)), 3)
+        # faces for point queries: small ones through a tree, the few large ones all at once
+        self.small_radius = 2.0 * float(np.median(self.radius))
+        small = self.radius <= self.small_radius
+        self.small_faces, self.large_faces = np.flatnonzero(small), np.flatnonzero(~small)
+        self.small_tree = cKDTree(self.centroids[small])
         self.hull = vertices[ConvexHull(vertices).vertices] if len(vertices) > 4 else vertices
         # runs of 2**_DOP_LEVEL faces: their vertices, oriented boxes and exact 26-DOPs
         node = np.repeat(np.arange(len(faces)) >> _DOP_LEVEL, 3)
@@ -318,10 +325,23 @@ class _Surface:
         if not len(points):
             return np.zeros(0)
         upper, _ = self.tree.query(points)
-        lists = self.centroid_tree.query_ball_point(points, upper + self.radius.max() + 1e-9)
-        counts = np.fromiter((len(x) for x in lists), int, len(points))
+        lists = self.small_tree.query_ball_point(points, upper + self.small_radius + 1e-9)
+        counts = np.fromiter(map(len, lists), np.int64, len(points))
+        faces = self.small_faces[np.fromiter(itertools.chain.from_iterable(lists), np.int64)]
         which = np.repeat(np.arange(len(points)), counts)
-        faces = np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+        if len(self.large_faces):
+            c, r = self.centroids[self.large_faces], self.radius[self.large_faces]
+            for start in range(0, len(points), max(1, 2**22 // len(c))):
+                p = points[start : start + max(1, 2**22 // len(c))]
+                near = (
+                    np.linalg.norm(p[:, None] - c[None], axis=2) - r
+                    <= upper[start : start + len(p), None]
+                )
+                i, k = np.nonzero(near)
+                which = np.concatenate([which, start + i])
+                faces = np.concatenate([faces, self.large_faces[k]])
+        near = np.linalg.norm(points[which] - self.centroids[faces], axis=1) - self.radius[faces]
+        which, faces = which[near <= upper[which]], faces[near <= upper[which]]
         q = _closest_on_triangle(points[which], *self.tri[faces].transpose(1, 0, 2))
         d = np.linalg.norm(q - points[which], axis=1)
         d[~np.isfinite(d)] = np.inf
@@ -342,17 +362,22 @@ class _Pair:
         self.last: tuple[int, int] | None = None
 
     def _upper(self, xa: np.ndarray):
-        """An upper bound on the distance and the two points that give it (b's frame)."""
+        """An upper bound on the distance, the two points giving it (b's frame), and sets
+        :attr:`last` to the triangle pair giving it.
+
+        The better of the last closest triangle pair and a pair of triangles holding the
+        nearest vertices of a sample.
+        """
         step = max(1, len(xa) // 1000)
         d, k = self.b.tree.query(xa[::step])
         m = int(np.argmin(d))
-        best, pa, pb = float(d[m]), xa[::step][m], self.b.vertices[k[m]]
-        if self.last is not None:
-            fa, fb = self.last
-            d, qa, qb = _triangle_distance(xa[self.a.faces[[fa]]], self.b.tri[[fb]])
-            if d[0] <= best:
-                best, pa, pb = float(d[0]), qa[0], qb[0]
-        return best, pa, pb
+        pairs = [(int(self.a.vertex_face[m * step]), int(self.b.vertex_face[k[m]]))]
+        pairs += [self.last] if self.last is not None else []
+        fa, fb = np.array(pairs).T
+        d, qa, qb = _triangle_distance(xa[self.a.faces[fa]], self.b.tri[fb])
+        m = int(np.argmin(d))
+        self.last = pairs[m]
+        return float(d[m]), qa[m], qb[m]
 
     def _node_pairs(self, pose, xa, limit: float, axis: np.ndarray):
         """Triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``."""
@@ -400,9 +425,11 @@ class _Pair:
         """``(distance, point_a, point_b)``, points in ``b``'s frame, for ``a`` at ``pose``."""
         xa = _apply(pose, self.a.vertices)
         best, pa, pb = self._upper(xa)
-        ia, ib, ta, lower = self._face_pairs(pose, xa, best - _TIE_MM, _unit(pb - pa))
+        # pairs closer by more than _TIE_MM, or touching when the best is within it
+        limit = max(best - _TIE_MM, 0.0)
+        ia, ib, ta, lower = self._face_pairs(pose, xa, limit, _unit(pb - pa))
         for start in range(0, len(ia), _CHUNK):
-            if lower[start] >= best - _TIE_MM or best == 0.0:
+            if lower[start] > limit or best == 0.0:
                 break
             sl = slice(start, start + _CHUNK)
             d, qa, qb = _triangle_distance(ta[sl], self.b.tri[ib[sl]])
@@ -448,14 +475,15 @@ def _crop(solid, lo: np.ndarray, hi: np.ndarray):
 
 
 def _surface_samples(vertices: np.ndarray, faces: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Points on triangles, on a barycentric grid no coarser than ``spacing_mm``."""
+    """The vertices, and points on barycentric grids of the triangles longer than
+    ``spacing_mm`` so that every surface point is within ``spacing_mm / sqrt(3)`` of one."""
     tri = vertices[faces]
     longest = np.linalg.norm(tri[:, [1, 2, 0]] - tri, axis=2).max(axis=1)
     steps = np.clip(np.ceil(longest / spacing_mm), 1, 64).astype(int)
     out = [vertices]
-    for n in np.unique(steps):
+    for n in np.unique(steps[steps > 1]):
         i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1))
-        keep = i + j <= n
+        keep = (i + j <= n) & ~(((i == 0) | (i == n)) & ((j == 0) | (j == n)))  # no corners
         u, v = (i[keep] / n)[:, None], (j[keep] / n)[:, None]
         t = tri[steps == n]
         out.append(
@@ -464,12 +492,15 @@ def _surface_samples(vertices: np.ndarray, faces: np.ndarray, spacing_mm: float)
     return np.vstack(out)
 
 
-def _overlap(solid_a, pose, solid_b, a: _Surface, b: _Surface) -> tuple[float, float]:
+def _overlap(solid_a, pose, solid_b, a: _Surface, b: _Surface, zone: _Surface | None = None):
     """``(volume_mm3, depth_mm)`` of ``solid_a`` at ``pose`` inside ``solid_b`` (b's frame).
 
     The depth is the largest distance from a point of one surface inside the other piece
-    to the other's surface, found on the overlap's surface sampled every
-    ``_DEPTH_SPACING_MM`` (so to about 0.06 mm). NaN when a mesh is not a closed volume.
+    to the other's surface, sampled on the overlap's surface every ``_DEPTH_SPACING_MM``
+    (coarser on large overlaps; the depth is 1-Lipschitz along the surface, so it is
+    underestimated by at most the spacing / sqrt(3), 0.15 mm). With ``zone`` (a part of
+    ``a``), only points of the zone, and points of ``b`` whose nearest point on ``a`` is in
+    the zone, count. NaN when a mesh is not a closed volume.
     """
     if solid_a is None or solid_b is None:
         return math.nan, math.nan
@@ -480,19 +511,19 @@ def _overlap(solid_a, pose, solid_b, a: _Surface, b: _Surface) -> tuple[float, f
     mesh = inter.to_mesh()
     verts = np.array(mesh.vert_properties, dtype=float)[:, :3]
     faces = np.array(mesh.tri_verts, dtype=np.int64)
-    area = (
-        0.5
-        * np.linalg.norm(
-            np.cross(
-                verts[faces[:, 1]] - verts[faces[:, 0]], verts[faces[:, 2]] - verts[faces[:, 0]]
-            ),
-            axis=1,
-        ).sum()
-    )
-    pts = _surface_samples(verts, faces, max(_DEPTH_SPACING_MM, math.sqrt(area / _DEPTH_SAMPLES)))
-    db, da = b.distance_to(pts), a.distance_to(_apply(_invert(pose), pts))
-    on = np.minimum(da, db) <= _ON_SURFACE_MM
-    return volume, float(np.maximum(da, db)[on].max(initial=0.0))
+    longest = np.linalg.norm(verts[faces[:, [1, 2, 0]]] - verts[faces], axis=2).max(axis=1)
+    spacing = _DEPTH_SPACING_MM
+    while (np.ceil(longest / spacing) ** 2).sum() / 2 > _DEPTH_SAMPLES:
+        spacing *= 1.5
+    pts = _surface_samples(verts, faces, spacing)
+    local = _apply(_invert(pose), pts)
+    da, db = a.distance_to(local), b.distance_to(pts)
+    on_a, on_b = da <= _ON_SURFACE_MM, db <= _ON_SURFACE_MM
+    if zone is not None:
+        dz = zone.distance_to(local)
+        on_a &= dz <= _ON_SURFACE_MM
+        on_b &= dz <= da + _ON_SURFACE_MM
+    return volume, float(max(db[on_a].max(initial=0.0), da[on_b].max(initial=0.0)))
 
 
 # --------------------------------------------------------------------------- clearance
@@ -619,25 +650,17 @@ class Contact:
     point_on_moving_mm: np.ndarray
     point_on_other_mm: np.ndarray
 
-    @property
-    def time_days(self) -> float:
-        return self.t_days
-
-    @property
-    def point_mm(self) -> np.ndarray:
-        """Midpoint of the two closest points (LPS mm)."""
-        return 0.5 * (self.point_on_moving_mm + self.point_on_other_mm)
-
 
 @dataclass(frozen=True)
 class InitialContact:
     """Two pieces already within ``contact_mm`` at the start (e.g. teeth in occlusion).
 
-    Their *contact zone* is every triangle of either piece within ``zone_mm`` of the other
-    piece (or inside it) at the start. New contacts are sought everywhere except between
-    the two zones; between them the signed zone clearance (distance, or minus the overlap
-    depth) is tracked, and it *gets worse* when it falls more than ``precision_mm`` below its
-    starting value (pushed into each other, or a near-contact in the zone closing).
+    The *contact zone* is every triangle of the moving piece within ``zone_mm`` of the other
+    piece (or inside it) at the start. A contact is *new* when it involves the rest of the
+    moving piece; the zone may slide along the other piece, and its signed clearance to it
+    (distance, or minus the depth the zone has sunk into the other piece) is tracked: it
+    *gets worse* when it falls more than ``precision_mm`` below its starting value (pushed
+    in, or the zone meeting another part of the other piece).
 
     Attributes
     ----------
@@ -665,10 +688,6 @@ class InitialContact:
     zone_clearance_mm: np.ndarray
     worse_at_days: float | None
 
-    @property
-    def point_mm(self) -> np.ndarray:
-        return 0.5 * (self.point_on_moving_mm + self.point_on_other_mm)
-
 
 @dataclass(frozen=True)
 class CollisionReport:
@@ -680,8 +699,8 @@ class CollisionReport:
         Sample times: the start and end, every activation, at most ``max_step_days`` apart.
     distance_mm : dict of (moving, other) -> (n,) float
         Distance of each pair at ``times_days``; for a pair in initial contact, the distance
-        outside its contact zones (where a new contact would appear).
-    pair_min_mm, pair_min_t_days : dict of (moving, other) -> float
+        from the rest of the moving piece (outside its contact zone).
+    min_distance_mm, min_distance_t_days : dict of (moving, other) -> float
         Smallest distance over the whole sweep (refined between samples to
         ``precision_mm``) and when.
     contacts : tuple of Contact
@@ -696,8 +715,8 @@ class CollisionReport:
 
     times_days: np.ndarray
     distance_mm: dict
-    pair_min_mm: dict
-    pair_min_t_days: dict
+    min_distance_mm: dict
+    min_distance_t_days: dict
     contacts: tuple[Contact, ...]
     initial_contacts: tuple[InitialContact, ...]
     precision_mm: float
@@ -710,21 +729,6 @@ class CollisionReport:
         """The earliest new contact, or None."""
         return self.contacts[0] if self.contacts else None
 
-    @property
-    def min_distance_mm(self) -> float:
-        """The smallest distance over the sweep, all pairs (initial contact zones left out)."""
-        return min(self.pair_min_mm.values(), default=math.inf)
-
-    @property
-    def samples(self) -> list[tuple[float, dict]]:
-        """``[(t_days, {moving key: distance to everything else})]`` at ``times_days``."""
-        keys = dict.fromkeys(m for m, _ in self.distance_mm)
-        rows = {k: self.segment_distance_mm(k) for k in keys}
-        return [
-            (float(t), {k: float(v[n]) for k, v in rows.items()})
-            for n, t in enumerate(self.times_days)
-        ]
-
     def segment_distance_mm(self, key: Hashable) -> np.ndarray:
         """Distance ``(n,)`` from piece ``key`` to every other piece, at ``times_days``."""
         rows = [d for pair, d in self.distance_mm.items() if key in pair]
@@ -732,99 +736,37 @@ class CollisionReport:
             raise KeyError(key)
         return np.min(rows, axis=0)
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """One line per problem: new contacts, initial contacts that get worse."""
-        out = [
-            f"contact on day {c.day} (t = {c.t_days:.2f} d): {c.moving} meets {c.other} at "
-            f"{_xyz(c.point_mm)}; the movement is blocked there"
-            for c in self.contacts
-        ]
-        out += [
-            f"{c.moving} pushes into {c.other} at {_xyz(c.point_mm)} from day "
-            f"{_day(c.worse_at_days)} (they touched at the start: teeth in occlusion or a joint?)"
-            for c in self.initial_contacts
-            if c.worse_at_days is not None
-        ]
-        return tuple(out)
-
-    def lines(self) -> list[str]:
-        """Human-readable findings, one per line."""
-        out = [
-            f"collision check ({len(self.times_days)} poses, {self.evaluations} distances,"
-            f" precision {self.precision_mm} mm): smallest clearance "
-            + (f"{self.min_distance_mm:.2f} mm" if math.isfinite(self.min_distance_mm) else "-")
-        ]
+    def summary(self) -> list[str]:
+        """The findings, one line each."""
+        lines = []
         for c in self.initial_contacts:
             text = (
-                f"  in contact at day {_day(self.times_days[0])}: {c.moving} and {c.other} at"
-                f" {_xyz(c.point_mm)} (distance {c.distance_mm:.2f} mm"
+                f"in contact at day {_day(self.times_days[0])}: {c.moving} and {c.other} at "
+                f"{_xyz(c.point_on_other_mm)} (distance {c.distance_mm:.2f} mm"
             )
             if c.penetration_depth_mm > 0:
                 text += f", overlapping {c.penetration_depth_mm:.2f} mm deep"
             worst = float(np.min(c.zone_clearance_mm))
             text += (
-                f"); gets worse from day {_day(c.worse_at_days)} (zone clearance {worst:.2f} mm)"
+                f"); pressed together from day {_day(c.worse_at_days)} (zone clearance down to"
+                f" {worst:.2f} mm)"
                 if c.worse_at_days is not None
-                else "); does not get worse"
+                else "); not pressed together further"
             )
-            out.append(text)
+            lines.append(text)
         for c in self.contacts:
-            out.append(
-                f"  new contact on day {c.day} (t = {c.t_days:.3f} d, clear at"
-                f" {c.t_clear_days:.3f} d): {c.moving} and {c.other} at {_xyz(c.point_mm)}"
+            lines.append(
+                f"new contact on day {c.day} (t = {c.t_days:.3f} d, clear at "
+                f"{c.t_clear_days:.3f} d): {c.moving} and {c.other} at {_xyz(c.point_on_other_mm)}"
             )
-        if not self.contacts:
-            out.append("  no new contact during the movement")
-        return out
-
-    def summary(self) -> dict:
-        """A JSON-ready summary."""
-
-        def point(p):
-            return [round(float(v), 2) for v in p]
-
-        def contact(c: Contact):
-            return {
-                "t_days": round(c.t_days, 4),
-                "day": c.day,
-                "t_clear_days": round(c.t_clear_days, 4),
-                "moving": str(c.moving),
-                "other": str(c.other),
-                "point_mm": point(c.point_mm),
-                "distance_mm": round(c.distance_mm, 3),
-                "motion_mm": round(c.motion_mm, 3),
-            }
-
-        def initial(c: InitialContact):
-            return {
-                "moving": str(c.moving),
-                "other": str(c.other),
-                "point_mm": point(c.point_mm),
-                "distance_mm": round(c.distance_mm, 3),
-                "penetration_depth_mm": _round(c.penetration_depth_mm),
-                "worse_at_days": c.worse_at_days,
-                "worst_zone_clearance_mm": _round(float(np.min(c.zone_clearance_mm))),
-            }
-
-        return {
-            "precision_mm": self.precision_mm,
-            "contact_mm": self.contact_mm,
-            "zone_mm": self.zone_mm,
-            "min_distance_mm": _round(self.min_distance_mm),
-            "first_contact": contact(self.first_contact) if self.first_contact else None,
-            "contacts": [contact(c) for c in self.contacts],
-            "initial_contacts": [initial(c) for c in self.initial_contacts],
-            "pair_min_mm": {f"{a}/{b}": _round(v) for (a, b), v in self.pair_min_mm.items()},
-            "samples": [
-                {"t_days": round(t, 4), **{str(k): _round(v) for k, v in d.items()}}
-                for t, d in self.samples
-            ],
-        }
-
-
-def _round(v: float, digits: int = 3):
-    return round(float(v), digits) if math.isfinite(v) else None
+        if not self.contacts and self.min_distance_mm:
+            pair = min(self.min_distance_mm, key=self.min_distance_mm.get)
+            t = self.min_distance_t_days[pair]
+            lines.append(
+                f"no new contact; closest approach {self.min_distance_mm[pair]:.2f} mm between"
+                f" {pair[0]} and {pair[1]} on day {_day(t)} (t = {t:.2f} d)"
+            )
+        return lines
 
 
 def _day(t: float) -> int:
@@ -856,7 +798,7 @@ class _Poses:
 class _Track:
     """Distances over time between a moving piece and another piece (static or moving)."""
 
-    def __init__(self, moving, other, surfaces, meshes, poses, zone_mm: float, contact_mm: float):
+    def __init__(self, moving, other, surfaces, meshes, poses, times, zone_mm, contact_mm):
         self.moving, self.other, self.poses = moving, other, poses
         self.a, self.b = surfaces[moving], surfaces[other]
         self.pairs = [_Pair(self.a, self.b)]
@@ -871,25 +813,26 @@ class _Track:
             )
         if d > contact_mm:
             return
-        # initial contact: split off the zones where the two pieces are close at the start
+        # initial contact: the part of the moving piece near the other one is its zone
         solids = [_manifold(meshes[k].vertices, meshes[k].faces) for k in (moving, other)]
         volume, depth = _overlap(solids[0], rel, solids[1], self.a, self.b) if d == 0 else (0, 0)
         radius = max(zone_mm, contact_mm)
-        in_a, in_b = self.pairs[0].faces_within(rel, radius)
+        in_zone = self.pairs[0].faces_within(rel, radius)[0]
         if volume > 0:  # faces sunk into the other piece belong to the zone too
             m = (solids[0].transform(rel[:3, :].tolist()) ^ solids[1]).to_mesh()
             core = _Surface(np.array(m.vert_properties)[:, :3], np.array(m.tri_verts))
-            in_a |= core.distance_to(_apply(rel, self.a.centroids)) <= _ON_SURFACE_MM
-            in_b |= core.distance_to(self.b.centroids) <= _ON_SURFACE_MM
-        zone_a, rest_a = self.a.subset(in_a), self.a.subset(~in_a)
-        zone_b, rest_b = self.b.subset(in_b), self.b.subset(~in_b)
-        self.pairs = [_Pair(x, y) for x, y in ((rest_a, self.b), (zone_a, rest_b)) if x and y]
-        self.zone_pair = _Pair(zone_a, zone_b)
-        margin = radius + 2.0
-        self.zone_solids = [
-            None if s is None else _crop(s, z.vertices.min(0) - margin, z.vertices.max(0) + margin)
-            for s, z in zip(solids, (zone_a, zone_b), strict=True)
-        ]
+            in_zone |= core.distance_to(_apply(rel, self.a.centroids)) <= _ON_SURFACE_MM
+        zone, rest = self.a.subset(in_zone), self.a.subset(~in_zone)
+        self.pairs = [_Pair(rest, self.b)] if rest is not None else []
+        self.zone_pair = _Pair(zone, self.b)
+        # overlaps of the zone are measured on solids cropped around it (and where it goes)
+        lo, hi = zone.vertices.min(0) - radius - 2.0, zone.vertices.max(0) + radius + 2.0
+        corners = np.array([[(lo, hi)[(c >> k) & 1][k] for k in range(3)] for c in range(8)])
+        swept = np.vstack([_apply(self.relative(t)[0], corners) for t in times])
+        self.zone_solids = (
+            None if solids[0] is None else _crop(solids[0], lo, hi),
+            None if solids[1] is None else _crop(solids[1], swept.min(0), swept.max(0)),
+        )
         self.initial = (d, _apply(to, pa), _apply(to, pb), depth, volume)
 
     def relative(self, t: float):
@@ -919,7 +862,7 @@ class _Track:
         if d > 0.0:
             return d
         solid_a, solid_b = self.zone_solids
-        depth = _overlap(solid_a, rel, solid_b, self.a, self.b)[1]
+        depth = _overlap(solid_a, rel, solid_b, self.a, self.b, self.zone_pair.a)[1]
         return -depth if np.isfinite(depth) else 0.0
 
     def motion(self, t1: float, t2: float) -> float:
@@ -1067,12 +1010,12 @@ def collision_sweep(
     pairs = [(m, o) for m in keys for o in statics]
     pairs += [(m, o) for n, m in enumerate(keys) for o in keys[n + 1 :]]
     times = _sample_times(t_start_days, t_end_days, max_step_days, schedule_times)
-    tracks = [_Track(m, o, surfaces, meshes, poses, zone_mm, contact_mm) for m, o in pairs]
-    distance, pair_min, pair_t, contacts, initial = {}, {}, {}, [], []
+    tracks = [_Track(m, o, surfaces, meshes, poses, times, zone_mm, contact_mm) for m, o in pairs]
+    distance, min_d, min_t, contacts, initial = {}, {}, {}, [], []
     for tr in tracks:
         pair = (tr.moving, tr.other)
         distance[pair] = np.array([tr(t)[0] for t in times])
-        contact, (pair_min[pair], pair_t[pair]) = _refine(
+        contact, (min_d[pair], min_t[pair]) = _refine(
             tr, times, distance[pair], precision_mm, contact_mm, time_tolerance_days
         )
         if contact is not None:
@@ -1086,8 +1029,8 @@ def collision_sweep(
     return CollisionReport(
         times,
         distance,
-        pair_min,
-        pair_t,
+        min_d,
+        min_t,
         tuple(contacts),
         tuple(initial),
         precision_mm,

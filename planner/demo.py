@@ -111,10 +111,11 @@ def run_demo(
     Nothing is left half-written: the demo is made in a temporary folder beside
     ``out_dir`` and moved into place at the end.
     """
-    from planner.build import OUT_DIR, plan_case, write_plan
+    from planner.build import OUT_DIR, plan_case
     from planner.case import save_case
     from planner.fileio import atomic_dir
     from planner.models import build_models, read_models, write_models
+    from planner.outputs import write_plan
     from planner.samples import make_head, write_ct_series
 
     out_dir = Path(out_dir)

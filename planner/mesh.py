@@ -46,8 +46,12 @@ class Deviation:
     p99_mm: float = float("nan")
 
 
-def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """Connected component of each face (faces sharing a vertex are connected)."""
+def _components(faces: np.ndarray, n_vertices: int, *, per_vertex: bool = False) -> np.ndarray:
+    """Connected component of each face (faces sharing a vertex are connected).
+
+    With ``per_vertex`` the component of each vertex instead (unused vertices get their
+    own).
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -56,7 +60,7 @@ def _components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     cols = np.concatenate([f[:, 1], f[:, 2]])
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), (n_vertices,) * 2)
     _, vertex_comp = connected_components(graph, directed=False)
-    return vertex_comp[faces[:, 0]]
+    return vertex_comp if per_vertex else vertex_comp[faces[:, 0]]
 
 
 def _signed_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -114,45 +118,65 @@ def extract_surface(
         raise ValueError(f"labels have shape {labels.shape}, the volume {volume.shape}")
     if not math.isfinite(threshold_hu):
         raise ValueError(f"threshold_hu must be finite, got {threshold_hu}")
+    from scipy import ndimage as ndi
+
     hu, perm = c_frame(volume.hu)
     lab = labels.transpose(perm)
-    mask = lab == label
-    spans = []
-    for axis in range(3):
-        hit = np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))[0]
-        if hit.size == 0:
-            raise PlannerError(f"label {label} is empty: there is no bone to make a model of")
-        spans.append((max(int(hit[0]) - 1, 0), min(int(hit[-1]) + 2, mask.shape[axis])))
-    box = tuple(slice(a, b) for a, b in spans)  # the label and its neighbours
-    inside = mask[box]
-    del mask
+    if lab.dtype == bool:
+        lab = lab.view(np.uint8)
+    if np.issubdtype(lab.dtype, np.integer) and 0 < label <= np.iinfo(lab.dtype).max:
+        found = ndi.find_objects(lab, max_label=int(label))[-1]  # one pass, no mask
+    else:
+        found = ndi.find_objects((lab == label).view(np.uint8))
+        found = found[0] if found else None
+    if found is None:
+        raise PlannerError(f"label {label} is empty: there is no bone to make a model of")
+    # the label and its neighbours: one voxel more on each side, within the scan
+    box = tuple(
+        slice(max(s.start - 1, 0), min(s.stop + 1, n))
+        for s, n in zip(found, lab.shape, strict=True)
+    )
     integer = np.issubdtype(hu.dtype, np.integer)
     dtype = hu.dtype if integer and np.iinfo(hu.dtype).min <= _LOW_HU else np.float32
     values = np.full(tuple(s.stop - s.start + 2 for s in box), _LOW_HU, dtype=dtype)
-    core = values[1:-1, 1:-1, 1:-1]
-    core[...] = hu[box]
-    # bone that is not this label (another label, or pieces dropped) counts as air, so
-    # that only this label's voxels lie above the level; its neighbours keep their HU,
-    # which places the surface between voxels
-    core[(core > threshold_hu) & ~inside] = _LOW_HU
-    low = inside & (core <= threshold_hu)
-    if low.any():  # a label voxel below the level (an edited label): lift it just above
-        core[low] = math.ceil(threshold_hu + 0.25) if integer else threshold_hu + 0.5
-    if not integer:  # no value may sit exactly on the level
-        values[values == np.float32(threshold_hu)] = np.nextafter(
-            np.float32(threshold_hu), np.float32(np.inf)
-        )
-    del low, inside
+    lift = math.ceil(threshold_hu + 0.25) if integer else threshold_hu + 0.5
+    on_level = np.float32(threshold_hu)
+    above_level = np.nextafter(on_level, np.float32(np.inf))
+    # slab by slab along the slowest axis, so that the temporaries stay small
+    slab = max(1, 4_000_000 // max(1, values.shape[1] * values.shape[2]))
+    for a in range(box[0].start, box[0].stop, slab):
+        b = min(a + slab, box[0].stop)
+        part = (slice(a, b), box[1], box[2])
+        core = values[1 + a - box[0].start : 1 + b - box[0].start, 1:-1, 1:-1]
+        core[...] = hu[part]
+        inside = lab[part] == label
+        # bone that is not this label (another label, or pieces dropped) counts as air, so
+        # that only this label's voxels lie above the level; its neighbours keep their HU,
+        # which places the surface between voxels
+        core[(core > threshold_hu) & ~inside] = _LOW_HU
+        # a label voxel below the level (an edited label): lift it just above
+        core[inside & (core <= threshold_hu)] = lift
+        if not integer:  # no value may sit exactly on the level
+            core[core == on_level] = above_level
+    del core, inside
 
     grid = pv.ImageData(dimensions=values.shape[::-1])
     grid.point_data["hu"] = values.ravel()
     surface = grid.contour(
         [threshold_hu], scalars="hu", method="flying_edges", compute_scalars=False
     )
+    del grid, values  # the surface is all that is needed from here
     if surface.n_cells == 0:
         raise PlannerError(f"label {label} gives no surface at {threshold_hu:g} HU")
-    faces = surface.faces.reshape(-1, 4)[:, 1:].astype(np.int64)
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    if surface.GetPolys().GetNumberOfConnectivityIds() != 3 * surface.n_cells:
+        surface = surface.triangulate()  # flying edges gives triangles: never seen
+    # triangles only: the connectivity array holds them 3 by 3
+    faces = vtk_to_numpy(surface.GetPolys().GetConnectivityArray()).astype(np.int64)
+    faces = faces.reshape(-1, 3)
     xyz = np.asarray(surface.points, dtype=np.float64)  # VTK x, y, z = array axes 2, 1, 0
+    del surface
     # array index (axis a, as VTK's coordinate 2 - a) -> volume index (axis perm[a]) -> LPS
     to_lps = np.zeros((4, 4))
     to_lps[3, 3] = 1.0
@@ -178,18 +202,22 @@ def _one_body(
     (and counted if at least ``min_piece_mm3``). Returns the vertices and faces kept and
     what was dropped.
     """
-    comp = _components(faces, len(vertices))
-    comp_volume = np.bincount(comp, weights=_signed_volumes(vertices, faces))
+    vertex_comp = _components(faces, len(vertices), per_vertex=True)
+    comp = vertex_comp[faces[:, 0]]
+    comp_volume = np.bincount(
+        comp, weights=_signed_volumes(vertices, faces), minlength=int(vertex_comp.max()) + 1
+    )
     if comp_volume.sum() < 0:  # VTK's winding, or a mirrored affine: make normals outward
         faces = faces[:, ::-1]
         comp_volume = -comp_volume
     outer = int(np.argmax(comp_volume))
     keep = np.zeros(len(comp_volume), dtype=bool)
     keep[outer] = True
-    body = vertices[faces[comp == outer].ravel()]
+    body = vertices[vertex_comp == outer]
     lo, hi = body.min(axis=0), body.max(axis=0)
+    del body
     for c in np.nonzero(comp_volume <= -min_cavity_mm3)[0]:
-        p = vertices[faces[comp == c].ravel()]
+        p = vertices[vertex_comp == c]
         keep[c] = bool(np.all(p.min(axis=0) >= lo) and np.all(p.max(axis=0) <= hi))
     loose = ~keep & (comp_volume >= max(min_piece_mm3, 1e-12))
     filled = ~keep & (comp_volume < 0)
@@ -273,26 +301,31 @@ def _point_triangle_distance(p, a, b, c):
     return closest_on_triangles(p, a, b, c)[1]
 
 
-def _deviation(dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> Deviation:
+def _deviation(
+    dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, chunk: int = 131_072
+) -> Deviation:
     """Distance from the dense vertices to the surface (vertices, faces), mm.
 
     Exact point-to-surface distances (VTK's implicit poly-data distance) give the mean and
     99th percentile over a random sample of 20,000 dense vertices. For the maximum every
-    dense vertex gets an upper bound, its distance to the nearest of the 3 triangles whose
-    centroids lie nearest; the exact distance is then computed for every vertex whose bound
-    exceeds the largest exact distance found so far, so the maximum is exact.
+    dense vertex gets an upper bound, its distance to the triangle whose centroid lies
+    nearest (computed ``chunk`` vertices at a time, so memory stays small); the exact
+    distance is then computed in decreasing order of bound until the next bound is no
+    larger than the largest exact distance found, so the maximum over all dense vertices
+    is exact.
     """
     import pyvista as pv
-    import vtk
     from scipy.spatial import cKDTree
     from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+    from vtkmodules.vtkCommonCore import vtkDoubleArray
+    from vtkmodules.vtkFiltersCore import vtkImplicitPolyDataDistance
 
-    distance = vtk.vtkImplicitPolyDataDistance()
+    distance = vtkImplicitPolyDataDistance()
     distance.SetInput(pv.PolyData.from_regular_faces(vertices, faces))
 
     def exact(points: np.ndarray) -> np.ndarray:
-        out = vtk.vtkDoubleArray()
-        distance.FunctionValue(numpy_to_vtk(np.ascontiguousarray(points)), out)
+        out = vtkDoubleArray()
+        distance.FunctionValue(numpy_to_vtk(np.ascontiguousarray(points, dtype=np.float64)), out)
         return np.abs(vtk_to_numpy(out))
 
     rng = np.random.default_rng(0)
@@ -300,19 +333,23 @@ def _deviation(dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> De
     d_sample = exact(dense[sample])
     worst = float(d_sample.max())
     tri = vertices[faces]
-    _, nearest = cKDTree(tri.mean(axis=1)).query(dense, k=min(3, len(faces)))
-    nearest = nearest.reshape(len(dense), -1)
-    bound = np.full(len(dense), np.inf)
-    for q in range(nearest.shape[1]):
-        t = tri[nearest[:, q]]
-        np.minimum(bound, _point_triangle_distance(dense, t[:, 0], t[:, 1], t[:, 2]), out=bound)
+    tree = cKDTree(tri.mean(axis=1))
+    bound = np.empty(len(dense))
+    for start in range(0, len(dense), chunk):
+        p = dense[start : start + chunk]
+        _, nearest = tree.query(p, k=1, workers=-1)
+        t = tri[nearest]
+        bound[start : start + chunk] = _point_triangle_distance(p, t[:, 0], t[:, 1], t[:, 2])
+    del tree, tri
     check = np.nonzero(bound > worst)[0]
     order = check[np.argsort(bound[check])[::-1]]
-    for start in range(0, len(order), 20_000):
-        chunk = order[start : start + 20_000]
-        if bound[chunk[0]] <= worst:
-            break
-        worst = max(worst, float(exact(dense[chunk]).max()))
+    step = 2_048  # the largest bounds first: they raise ``worst`` quickly
+    start = 0
+    while start < len(order) and bound[order[start]] > worst:
+        part = order[start : start + step]
+        worst = max(worst, float(exact(dense[part]).max()))
+        start += step
+        step = min(4 * step, 32_768)
     return Deviation(
         mean_mm=float(d_sample.mean()),
         max_mm=worst,
@@ -370,7 +407,9 @@ def simplify(
     while True:
         if target < len(dense_faces):
             v, f = fast_simplification.simplify(
-                dense, dense_faces, target_reduction=1.0 - target / len(dense_faces)
+                dense.astype(np.float32),
+                dense_faces.astype(np.int32),
+                target_reduction=1.0 - target / len(dense_faces),
             )
         else:
             v, f = dense, dense_faces

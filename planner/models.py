@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir, atomic_path
 
@@ -148,34 +146,48 @@ def build_models(
     seconds["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    models = []
-    labels = [lab for lab in LABEL_NAMES if np.any(seg.labels == lab)]
+    labels = [lab for lab in LABEL_NAMES if seg.volume_mm3.get(lab, 0.0) > 0]
     if not labels:
         raise PlannerError(
             f"no bone found above {seg.threshold_hu:g} HU in the series; "
             "check the series is a CT of the head, or set the threshold with --threshold"
         )
+    steps = 2 * len(labels)  # an isosurface, then a decimation, for each label
+    dense = []
     for n, label in enumerate(labels):
         if progress:
-            progress("meshing", n, len(labels))
-        dense = meshing.extract_surface(volume, seg.labels, label, threshold_hu=seg.threshold_hu)
-        simple, dev = meshing.simplify(dense)
+            progress("meshing", n, steps)
+        dense.append(
+            meshing.extract_surface(volume, seg.labels, label, threshold_hu=seg.threshold_hu)
+        )
+    header = {
+        "series_uid": volume.series_uid,
+        "series_description": volume.description,
+        "shape": volume.shape,
+        "spacing_mm": tuple(float(s) for s in volume.spacing_mm),
+        "threshold_hu": float(seg.threshold_hu),
+        "threshold_method": seg.threshold_method,
+        "notes": tuple(volume.notes) + tuple(seg.notes),
+    }
+    # decimation needs the most memory of the stage: let the volume and the labels go
+    # first (when the volume was read here, nothing else holds it)
+    del volume, seg
+    models = []
+    for n, label in enumerate(labels):
+        if progress:
+            progress("meshing", len(labels) + n, steps)
+        simple, dev = meshing.simplify(dense[n])
+        dense[n] = None  # the dense surface is done with
         models.append(Model(LABEL_NAMES[label], simple, dev.mean_mm, dev.max_mm))
     if progress:
-        progress("meshing", len(labels), len(labels))
+        progress("meshing", steps, steps)
     seconds["mesh"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
 
     return ModelsResult(
-        series_uid=volume.series_uid,
-        series_description=volume.description,
-        shape=volume.shape,
-        spacing_mm=tuple(float(s) for s in volume.spacing_mm),
-        threshold_hu=float(seg.threshold_hu),
-        threshold_method=seg.threshold_method,
+        **header,
         separate_mandible=separate_mandible,
         models=tuple(models),
-        notes=tuple(volume.notes) + tuple(seg.notes),
         seconds=seconds,
     )
 

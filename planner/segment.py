@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from planner.errors import PlannerError
-from planner.mandible import _dilate, _grow, _separate_mandible
+from planner.mandible import _dilate, _grow, _refine_contacts, _separate_mandible
 from planner.volume import Volume, c_frame
 
 __all__ = [
@@ -205,6 +205,18 @@ class _Grid:
             a = out
         return a if a is not mask.view(np.uint8) else a.copy()
 
+    def restrict(self, mask: np.ndarray, blocks: np.ndarray) -> None:
+        """``mask &= upsample(blocks)`` in place, a row of blocks at a time (little memory)."""
+        f0 = self.factors[0]
+        for b in range(blocks.shape[0]):
+            rows = mask[b * f0 : (b + 1) * f0]
+            if rows.size:
+                plane = blocks[b]
+                for axis, f in ((0, self.factors[1]), (1, self.factors[2])):
+                    if f > 1:
+                        plane = np.repeat(plane, f, axis=axis)
+                rows &= plane[: mask.shape[1], : mask.shape[2]]
+
     def upsample(self, blocks: np.ndarray) -> np.ndarray:
         """A block mask at full resolution."""
         out = blocks
@@ -370,11 +382,13 @@ def segment_bone(
     counts = grid.block_count(bone)
     keep = _keep_patient(hu, counts, grid, min_island_mm3, notes)
     if keep is not None:
-        bone &= grid.upsample(keep)
+        grid.restrict(bone, keep)
         counts[~keep] = 0
     tick(2)
 
-    labels = bone.view(np.uint8).copy()
+    n_bone = np.count_nonzero(bone)
+    labels = bone.view(np.uint8)  # 0/1 already: the labels take over the mask's memory
+    n_mandible = 0
     found = False
     if separate_mandible:
         blocks, box, how = _separate_mandible(counts, grid)
@@ -388,9 +402,12 @@ def segment_bone(
                 blocks
             )
             sub &= bone[full_box]
-            mm3 = float(np.count_nonzero(sub)) * volume.voxel_volume_mm3
+            sub = _refine_contacts(sub, bone, hu, affine, full_box)
+            n_sub = np.count_nonzero(sub)
+            mm3 = float(n_sub) * volume.voxel_volume_mm3
             if mm3 >= 1000.0:
                 labels[full_box][sub] = 2
+                n_mandible = n_sub
                 found = True
                 notes.append(f"mandible separated from the skull (watershed, markers at {how})")
             else:
@@ -399,7 +416,7 @@ def segment_bone(
             notes.append(f"mandible not separated: {how}; kept one model")
     del bone
     vox = volume.voxel_volume_mm3
-    volume_mm3 = {lab: float(np.count_nonzero(labels == lab)) * vox for lab in LABEL_NAMES}
+    volume_mm3 = {1: float(n_bone - n_mandible) * vox, 2: float(n_mandible) * vox}
     inverse = tuple(int(a) for a in np.argsort(perm))
     tick(steps)
     return Segmentation(

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from planner.build import plan_case, write_plan
+from planner.build import plan_case
 from planner.case import SCHEMA_VERSION, case_from_dict
 from planner.errors import PlannerError
+from planner.outputs import write_plan
 
 
 def bar():

@@ -81,5 +81,8 @@ def test_demo_runs_the_whole_chain(tmp_path, capsys):
     assert any("degrees apart" in w for w in manifest["warnings"])
     assert main(["demo", str(out_dir)]) == 2  # refuses to overwrite without --force
     assert main(["check", str(out_dir / "case"), "--no-collisions"]) == 0
+    (out_dir / "case" / "out" / "plan.json").unlink()
+    assert main(["build", str(out_dir / "case")]) == 0  # rebuilds out/ whole
+    assert (out_dir / "case" / "out" / "plan.json").is_file()
     assert main(["schedule", str(out_dir / "case")]) == 0
     assert "activation schedule" in capsys.readouterr().out

@@ -209,6 +209,29 @@ def test_empty_label_and_bad_arguments(shell):
         extract_surface(volume, labels[:-1], 1, threshold_hu=0.5)
 
 
+def test_any_label_dtype_gives_the_same_surface(shell):
+    volume, mesh = shell
+    labels = labels_of(volume)
+    for other in (labels.astype(bool), labels.astype(np.int16), (labels * 3).astype(np.int32)):
+        label = int(other.max())
+        again = extract_surface(volume, other, label, threshold_hu=0.5)
+        assert np.array_equal(again.faces, mesh.faces)
+        assert np.allclose(again.vertices, mesh.vertices, rtol=0, atol=1e-9)
+
+
+def test_surface_of_a_label_in_a_corner_lies_in_its_box():
+    # the work is done on the label's bounding box: the surface must land in LPS where the
+    # label is, whatever the box's offset in the scan
+    shape = (50, 44, 40)
+    affine = grid_affine(shape, (0.6, 0.7, 0.8), CENTRE, rot=rotation("z", 30), flip_i=True)
+    corner = affine[:3, :3] @ np.array([10.0, 9.0, 8.0]) + affine[:3, 3]
+    volume = voxelise(ball(corner, 4.0), shape, affine)
+    mesh = extract_surface(volume, labels_of(volume), 1, threshold_hu=0.5)
+    assert mesh.is_watertight
+    assert np.linalg.norm(mesh.vertices - corner, axis=1).max() < 4.0 + 0.5
+    assert mesh.volume == pytest.approx(4 / 3 * np.pi * 4.0**3, rel=0.05)
+
+
 # --- simplify -------------------------------------------------------------------------------
 
 
@@ -242,6 +265,17 @@ def test_reported_deviation_matches_an_independent_measure(dense):
     # the maximum is exact: some dense vertex lies that far from the simplified surface
     _, everywhere, _ = trimesh.proximity.closest_point(mesh, dense.vertices)
     assert everywhere.max() == pytest.approx(dev.max_mm, rel=1e-6)
+
+
+def test_deviation_maximum_is_exact_whatever_the_chunk(dense):
+    from planner.mesh import _deviation
+
+    mesh, dev = simplify(dense, target_faces=2000, max_error_mm=10.0)
+    _, everywhere, _ = trimesh.proximity.closest_point(mesh, dense.vertices)
+    for chunk in (997, 1_000_000):
+        again = _deviation(np.asarray(dense.vertices), mesh.vertices, mesh.faces, chunk=chunk)
+        assert again.max_mm == pytest.approx(everywhere.max(), rel=1e-6)
+        assert again.mean_mm == pytest.approx(dev.mean_mm, rel=1e-9)
 
 
 def test_simplify_adds_triangles_until_within_the_bound(dense):

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
+from planner.mesh import extract_surface
 from planner.models import build_models, read_models, write_models
 from planner.samples import make_head, write_ct_series
 from planner.samples.head import volume_at_threshold_mm3
@@ -30,15 +32,23 @@ def test_models_are_separate_watertight_bodies(sample):
     assert any("head holder" in n for n in result.notes)
 
 
-def test_bone_volumes_match_the_known_answer(sample):
-    # the known answer at this threshold: the true bones grown by the partial-volume
-    # offset of the sample's scanner model (0.33 mm at 300.5 HU)
-    _, result, expected = sample
-    mandible = result.model("mandible").mesh.volume
-    assert mandible == pytest.approx(expected["mandible"], rel=0.02)
-    # the skull has plates thinner than a voxel whose partial volume the first-order
-    # answer leaves out: looser
-    assert result.model("skull").mesh.volume == pytest.approx(expected["skull"], rel=0.05)
+def test_bone_volumes_match_the_known_answers(sample):
+    head, result, expected = sample
+    # 1. the segmentation: a perfect labelling gives each voxel above the threshold to
+    # the true bone nearest it (within 2 voxels: the partial-volume rim); meshed at the
+    # same threshold, it gives the volumes the segmentation should reach
+    bones = np.where(head.labels <= 2, head.labels, 0)
+    dist, idx = ndi.distance_transform_edt(bones == 0, return_indices=True)
+    perfect = np.where((head.volume.hu > result.threshold_hu) & (dist <= 2), bones[tuple(idx)], 0)
+    for name, label in (("skull", 1), ("mandible", 2)):
+        truth = extract_surface(head.volume, perfect, label, threshold_hu=result.threshold_hu)
+        assert result.model(name).mesh.volume == pytest.approx(truth.volume, rel=0.02), name
+    # 2. the physics: the true bones grown by the partial-volume offset of the sample's
+    # scanner model (0.33 mm at 300.5 HU). First order only (it leaves out enamel, bone
+    # contacts and plates thinner than a voxel), hence the wider band.
+    for name in ("skull", "mandible"):
+        got = result.model(name).mesh.volume
+        assert got == pytest.approx(expected[name], rel=0.06), name
 
 
 def test_landmarks_land_on_the_right_model(sample):
@@ -68,15 +78,12 @@ def test_models_round_trip_through_the_case_folder(sample, tmp_path):
         assert b"Anonymous" not in header and b"SAMPLE" not in header
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness: where a condyle touches its fossa over a wider area than its "
-    "neck, the watershed gives the top of the condylar head to the skull",
-)
-def test_condyles_are_the_mandibles_highest_points(sample):
+def test_condylar_heads_belong_to_the_mandible(sample):
+    # the top of each condylar head is a level ridge about 4 mm long: the mandible must
+    # reach the landmark's height there (not stop at the neck, 2-3 mm lower)
     head, result, _ = sample
     mandible = result.model("mandible").mesh
-    for side, sign in (("left", 1), ("right", -1)):
-        half = mandible.vertices[sign * mandible.vertices[:, 0] > 0]
-        top = half[np.argmax(half[:, 2])]
-        assert np.linalg.norm(top - head.truth.landmarks_mm[f"condyle_{side}"]) < 2.0
+    for side in ("left", "right"):
+        top = np.asarray(head.truth.landmarks_mm[f"condyle_{side}"])
+        near = mandible.vertices[np.linalg.norm(mandible.vertices[:, :2] - top[:2], axis=1) < 4]
+        assert len(near) and near[:, 2].max() == pytest.approx(top[2], abs=0.6), side

@@ -394,3 +394,17 @@ def test_headneck_mandible_matches_expert(case):
     # closed by one voxel and filled
     mandible = ndi.binary_fill_holes(ndi.binary_closing(seg.labels == 2))
     assert dice(mandible, mask) >= HEADNECK[case]
+
+
+def test_grid_restrict_is_the_upsampled_block_mask():
+    from planner.segment import _Grid
+
+    rng = np.random.default_rng(3)
+    shape, factors = (11, 9, 7), (2, 3, 2)  # not whole blocks at the far edges
+    grid = _Grid(shape, factors, np.eye(4))
+    blocks = rng.random((6, 3, 4)) > 0.5
+    mask = rng.random(shape) > 0.3
+    expected = mask & grid.upsample(blocks)
+    grid.restrict(mask, blocks)
+    assert np.array_equal(mask, expected)
+    assert expected.any() and not expected.all()
