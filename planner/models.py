@@ -45,14 +45,17 @@ class Model:
     deviation_max_mm: float
 
     def summary(self) -> dict:
-        """JSON-ready figures: triangles, volume, watertight, deviation."""
-        m = self.mesh
+        """JSON-ready figures: triangles, volume, watertight, bodies, cavities, deviation."""
+        from planner.mesh import mesh_report
+
+        r = mesh_report(self.mesh)
         return {
             "name": self.name,
-            "triangles": len(m.faces),
-            "volume_mm3": round(float(m.volume), 1),
-            "watertight": bool(m.is_watertight),
-            "bodies": int(m.body_count),
+            "triangles": r["triangles"],
+            "volume_mm3": r["volume_mm3"],
+            "watertight": r["watertight"],
+            "bodies": r["bodies"],
+            "cavities": r["cavities"],
             "deviation_mean_mm": round(self.deviation_mean_mm, 3),
             "deviation_max_mm": round(self.deviation_max_mm, 3),
         }
