@@ -49,6 +49,9 @@ class Plan:
     bilateral : planner.measure.BilateralReport or None
     measurements : planner.measure.Measurements or None
     collisions : planner.collision.CollisionReport or None
+    landmark_segments : dict landmark -> segment name
+    models : dict name -> trimesh.Trimesh
+        The bone models the plan was made from (listed in the manifest as models).
     warnings : tuple of str
         Every warning, each one line.
     seconds : dict step -> float
@@ -63,6 +66,7 @@ class Plan:
     measurements: object = None
     collisions: object = None
     landmark_segments: dict[str, str] = field(default_factory=dict)
+    models: dict[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -176,7 +180,9 @@ def plan_case(
         warnings.append("no osteotomy planned: add one with 'planner osteotomy add'")
     if not case.distractors:
         warnings.append("no distractor planned: add one with 'planner distractor add'")
-        return Plan(case, cut, roles, warnings=tuple(warnings), seconds=seconds)
+        return Plan(
+            case, cut, roles, models=dict(models), warnings=tuple(warnings), seconds=seconds
+        )
 
     from planner import distraction, measure, schedule
 
@@ -226,6 +232,7 @@ def plan_case(
         measurements=measurements,
         collisions=report,
         landmark_segments=landmark_segments,
+        models=dict(models),
         warnings=tuple(warnings),
         seconds=seconds,
     )

@@ -58,7 +58,9 @@ def _write_outputs(plan, out: Path) -> list[dict]:
     from planner.mesh import write_stl
     from planner.schedule import write_csv, write_ics
 
-    entries = []
+    entries = [
+        _mesh_entry(f"../models/{name}.stl", "model", mesh) for name, mesh in plan.models.items()
+    ]
     seg_dir = out / "segments"
     seg_dir.mkdir()
     for name, mesh in plan.segments.items():
