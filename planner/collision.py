@@ -3,18 +3,20 @@
 Pieces are :class:`trimesh.Trimesh` surfaces in LPS mm; a pose is a ``(4, 4)`` rigid
 transform with ``p' = T[:3, :3] @ p + T[:3, 3]``.
 
-Distances are exact (to ``_TIE_MM`` = 1 µm), surface to surface, not vertex to vertex:
+Distances are exact surface to surface (to 1 µm, ``_TIE_MM``), not vertex to vertex:
 
 1. Each piece's faces are sorted along a Z-order curve; runs of ``2**l`` consecutive faces
-   are the nodes of level ``l`` of a bounding hierarchy. Its boxes are 26-DOPs (the static
-   side, exact) or oriented boxes (the moving side, moved with the pose), plus the exact
-   extent along the direction of the best pair found so far, which separates whole regions
-   at once when many pairs tie (two parallel cut faces across a kerf).
-2. An upper bound comes from the last closest triangle pair (or nearest vertices); both
-   hierarchies are split together from the top, keeping node pairs whose separation bound is
-   below it; runs of up to 8 faces are bounded by their triangles themselves.
-3. The surviving triangle pairs are measured exactly (6 point-triangle, 9 segment-segment
-   and 6 edge-through-triangle tests), best first, until the next bound exceeds the best.
+   are the nodes of level ``l`` of a bounding hierarchy, bounded by their extents along the
+   13 directions of a 26-DOP and along a few extra axes (below), computed from the posed
+   vertices (float32, rounded outwards) at every query.
+2. An upper bound and its triangle pair come from the last closest pair and from the
+   nearest vertices of a sample; a quick beam search down both hierarchies tightens it.
+   The normals of the closest triangles it met become the extra axes: when many pairs tie,
+   as across the parallel faces of a kerf, one of them separates whole regions at once.
+3. Both hierarchies are split together from the top, keeping node pairs that may be closer
+   than the bound; runs of up to 8 faces are bounded by their triangles themselves. The
+   surviving triangle pairs are measured exactly (6 point-triangle, 9 segment-segment and
+   6 edge-through-triangle tests), best first.
 
 Overlaps (one piece pushed into another) are measured with manifold3d: the shared volume,
 and its depth (how far a surface has sunk into the other piece).
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
-from scipy.spatial import ConvexHull, cKDTree
+from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from planner.errors import PlannerError
 
@@ -43,11 +45,15 @@ __all__ = [
 ]
 
 _CHUNK = 8192  # triangle pairs per vectorised batch
+_BEAM = 64  # pairs followed per level by the quick search for a close pair
+_AXES = 8  # extra separating axes at most
+_CROWD = 20_000  # node pairs of a level beyond which a beam search runs first
+_LOCAL_MM = 2.0  # triangles this close to the last closest pair are tried first
 _DOP_LEVEL = 3  # runs of up to 2**3 faces are bounded by their triangles, larger ones by boxes
 _TIE_MM = 1e-3  # distances are exact to 1 µm: closer ties (float32 noise) are not split
 _ON_SURFACE_MM = 1e-3  # a point of an overlap this close to a surface lies on it
 _DEPTH_SPACING_MM = 0.25  # sampling of an overlap's surface for its depth...
-_DEPTH_SAMPLES = 20_000  # ...made coarser beyond this many points
+_DEPTH_SAMPLES = 5_000  # ...made coarser beyond this many points
 
 
 # --------------------------------------------------------------------------- kernels
@@ -163,8 +169,13 @@ def _winding_number(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     return out
 
 
+def _mul(points: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """``points (..., 3) @ axes.T`` for ``axes (k, 3)`` (einsum: BLAS is slow on thin arrays)."""
+    return np.einsum("...d,kd->...k", points, axes)
+
+
 def _apply(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ pose[:3, :3].T + pose[:3, 3]
+    return _mul(points, pose[:3, :3]) + pose[:3, 3]
 
 
 def _invert(pose: np.ndarray) -> np.ndarray:
@@ -232,7 +243,7 @@ def _runs(vertices, faces, area_n, rot, nodes: np.ndarray, size: int):
     """
     idx = np.minimum(nodes[:, None] * size + np.arange(size), len(faces) - 1)
     pts = vertices[faces[idx]].reshape(len(nodes), -1, 3)
-    return pts, _frames(area_n[idx].sum(axis=1) @ rot.T)
+    return pts, _frames(_mul(area_n[idx].sum(axis=1), rot))
 
 
 def _set_bound(pa: np.ndarray, pb: np.ndarray, axes: np.ndarray) -> np.ndarray:
@@ -276,44 +287,31 @@ class _Surface:
         small = self.radius <= self.small_radius
         self.small_faces, self.large_faces = np.flatnonzero(small), np.flatnonzero(~small)
         self.small_tree = cKDTree(self.centroids[small])
-        self.hull = vertices[ConvexHull(vertices).vertices] if len(vertices) > 4 else vertices
-        # runs of 2**_DOP_LEVEL faces: their vertices, oriented boxes and exact 26-DOPs
+        try:  # the points that move the most under any rigid motion
+            self.hull = vertices[ConvexHull(vertices).vertices]
+        except QhullError:  # flat or tiny
+            self.hull = vertices
+        # runs of 2**_DOP_LEVEL faces: their vertices (float32, a coordinate per row: fast
+        # projections) and their 26-DOPs, rounded outwards
         node = np.repeat(np.arange(len(faces)) >> _DOP_LEVEL, 3)
         key = np.unique(node * len(vertices) + faces.ravel())
-        self.node_points = vertices[key % len(vertices)]
+        self.node_points = np.ascontiguousarray(vertices[key % len(vertices)].T, np.float32)
         self.starts = np.searchsorted(key // len(vertices), np.arange(node[-1] + 1))
-        size = 2**_DOP_LEVEL
-        pad = np.minimum(np.arange(len(self.starts) * size), len(faces) - 1)
-        self.box_axes = _frames(self.area_normals[pad].reshape(-1, size, 3).sum(axis=1))
-        owner = np.repeat(np.arange(len(self.starts)), np.diff(self.starts, append=len(key)))
-        proj = np.einsum("nad,nd->na", self.box_axes[owner], self.node_points)
-        lo, hi = self._reduce(proj)
-        self.box_center = np.einsum("na,nad->nd", 0.5 * (lo + hi), self.box_axes)
-        self.box_half = 0.5 * (hi - lo)
+        self.slack = 1e-6 * (np.abs(vertices).max() + 1.0)  # float32 rounding of projections
         self.dop = [
-            (
-                np.nextafter(lo.astype(np.float32), -np.inf),
-                np.nextafter(hi.astype(np.float32), np.inf),
-            )
-            for lo, hi in _extents(*self._reduce(self.node_points @ _DOP.T))
+            (lo.astype(np.float32), hi.astype(np.float32))
+            for lo, hi in self.extents(np.eye(4), _DOP)
         ]
 
-    def _reduce(self, proj: np.ndarray):
-        return np.minimum.reduceat(proj, self.starts), np.maximum.reduceat(proj, self.starts)
-
-    def extents(self, pose: np.ndarray, axes: np.ndarray, exact: np.ndarray):
-        """Per-level extents along ``axes (k, 3)`` of the surface moved by ``pose``.
-
-        Exact (from the vertices) along the axes flagged in ``exact``, from the oriented
-        boxes (looser, much cheaper) along the others.
-        """
-        rot_axes = axes @ pose[:3, :3]
-        center = self.box_center @ rot_axes.T + axes @ pose[:3, 3]
-        reach = np.einsum("na,nak->nk", self.box_half, np.abs(self.box_axes @ rot_axes.T))
-        lo, hi = center - reach, center + reach
-        exact_lo, exact_hi = self._reduce(self.node_points @ rot_axes[exact].T)
-        lo[:, exact] = exact_lo + axes[exact] @ pose[:3, 3]
-        hi[:, exact] = exact_hi + axes[exact] @ pose[:3, 3]
+    def extents(self, pose: np.ndarray, axes: np.ndarray):
+        """Per-level ``(min, max)`` along ``axes (k, 3)`` of the surface moved by ``pose``,
+        rounded outwards: item ``l`` is level ``_DOP_LEVEL + l``."""
+        proj = np.ascontiguousarray(
+            ((axes @ pose[:3, :3]).astype(np.float32) @ self.node_points).T
+        )
+        shift = axes @ pose[:3, 3]
+        lo = np.minimum.reduceat(proj, self.starts) + (shift - self.slack)
+        hi = np.maximum.reduceat(proj, self.starts) + (shift + self.slack)
         return _extents(lo, hi)
 
     def subset(self, face_mask: np.ndarray) -> _Surface | None:
@@ -365,85 +363,172 @@ class _Pair:
         """An upper bound on the distance, the two points giving it (b's frame), and sets
         :attr:`last` to the triangle pair giving it.
 
-        The better of the last closest triangle pair and a pair of triangles holding the
-        nearest vertices of a sample.
+        The best of: the triangles around the last closest pair (which follows a contact
+        curve as the pieces move), and a pair of triangles holding the nearest vertices of a
+        sample.
         """
+        a, b = self.a, self.b
+        pairs = []
+        if self.last is not None:
+            fa, fb = self.last
+            near_a = a.small_faces[a.small_tree.query_ball_point(a.centroids[fa], _LOCAL_MM)]
+            near_b = b.small_faces[b.small_tree.query_ball_point(b.centroids[fb], _LOCAL_MM)]
+            near_a, near_b = np.append(near_a, fa)[:64], np.append(near_b, fb)[:64]
+            pairs = np.stack(np.meshgrid(near_a, near_b, indexing="ij"), -1).reshape(-1, 2)
+        fa, fb = np.reshape(pairs, (-1, 2)).astype(np.int64).T
+        d, qa, qb = np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
+        if len(fa):
+            d, qa, qb = _triangle_distance(xa[a.faces[fa]], b.tri[fb])
         step = max(1, len(xa) // 1000)
-        d, k = self.b.tree.query(xa[::step])
+        dist, k = b.tree.query(xa[::step], distance_upper_bound=d.min(initial=np.inf))
+        m = int(np.argmin(dist))
+        if np.isfinite(dist[m]):
+            fa, fb = np.append(fa, a.vertex_face[m * step]), np.append(fb, b.vertex_face[k[m]])
+            d2, qa2, qb2 = _triangle_distance(xa[a.faces[fa[-1:]]], b.tri[fb[-1:]])
+            d, qa, qb = np.append(d, d2), np.vstack([qa, qa2]), np.vstack([qb, qb2])
         m = int(np.argmin(d))
-        pairs = [(int(self.a.vertex_face[m * step]), int(self.b.vertex_face[k[m]]))]
-        pairs += [self.last] if self.last is not None else []
-        fa, fb = np.array(pairs).T
-        d, qa, qb = _triangle_distance(xa[self.a.faces[fa]], self.b.tri[fb])
-        m = int(np.argmin(d))
-        self.last = pairs[m]
+        self.last = (int(fa[m]), int(fb[m]))
         return float(d[m]), qa[m], qb[m]
 
-    def _node_pairs(self, pose, xa, limit: float, axis: np.ndarray):
-        """Triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``."""
+    def _node_pairs(self, pose, xa, limit: float, extra: np.ndarray, beam: bool, dive: bool):
+        """Triangle pairs ``(fa, fb)`` whose distance may be ``<= limit``.
+
+        Both hierarchies are split together from the top. Boxes are compared along the
+        26-DOP directions and, exactly, along the ``extra (r, 3)`` axes (the directions of
+        the best pair so far: when many pairs tie, as across the parallel faces of a kerf,
+        one of them separates whole regions at once); runs of up to ``2**_DOP_LEVEL`` faces
+        are bounded by their triangles. With ``beam``, only the ``_BEAM`` most promising
+        pairs of each level are followed instead (a quick search for a close pair). With
+        ``dive``, a level crowded with more than ``_CROWD`` pairs is first explored that way,
+        and a closer pair found there tightens ``limit``. Returns ``(fa, fb, found)``, ``found``
+        ``(distance, fa, fb, point_a, point_b)`` of the best such pair, or None.
+        """
         a, b = self.a, self.b
-        exact = np.zeros(len(_DOP) + 1, bool)
-        exact[-1] = True
-        ext_a = a.extents(pose, np.vstack([_DOP, axis]), exact)
-        ext_w = b.extents(np.eye(4), axis[None], np.ones(1, bool))
-        top = min(len(ext_a), len(ext_w)) - 1
-        na_top, nb_top = len(ext_a[top][0]), len(ext_w[top][0])
-        i, j = np.repeat(np.arange(na_top), nb_top), np.tile(np.arange(nb_top), na_top)
-        for k in range(top, -_DOP_LEVEL, -1):
-            level = k + _DOP_LEVEL
-            if k >= 0:
-                (alo, ahi), (blo, bhi), (wlo, whi) = ext_a[k], b.dop[k], ext_w[k]
-                gap = np.maximum(blo[j] - ahi[i, :-1], alo[i, :-1] - bhi[j])
-                lower = np.linalg.norm(np.maximum(gap[:, :3], 0), axis=1)
-                lower = np.maximum(lower, gap.max(axis=1))
-                lower = np.maximum(lower, wlo[j, 0] - ahi[i, -1])
-                lower = np.maximum(lower, alo[i, -1] - whi[j, 0])
-                i, j = i[lower <= limit], j[lower <= limit]
+        ext_a = a.extents(pose, np.vstack([_DOP, extra]))
+        ext_b = [
+            (np.hstack([d[0], e[0]]), np.hstack([d[1], e[1]]))
+            for d, e in zip(b.dop, b.extents(np.eye(4), extra), strict=True)
+        ]
+
+        def bound(level, i, j):
+            lower = np.full(len(i), -np.inf)
+            if level >= _DOP_LEVEL:
+                (alo, ahi), (blo, bhi) = ext_a[level - _DOP_LEVEL], ext_b[level - _DOP_LEVEL]
+                gap = np.maximum(blo[j] - ahi[i], alo[i] - bhi[j])
+                lower = np.maximum(np.linalg.norm(np.maximum(gap[:, :3], 0), axis=1), gap.max(1))
             if level <= _DOP_LEVEL and len(i):
                 pa, axa = _runs(xa, a.faces, a.area_normals, pose[:3, :3], i, 2**level)
                 pb, axb = _runs(b.vertices, b.faces, b.area_normals, np.eye(3), j, 2**level)
-                keep = _set_bound(pa, pb, np.concatenate([axa, axb], axis=1)) <= limit
-                i, j = i[keep], j[keep]
-            i = np.concatenate([2 * i, 2 * i, 2 * i + 1, 2 * i + 1])
-            j = np.concatenate([2 * j, 2 * j + 1, 2 * j, 2 * j + 1])
-            n_a, n_b = (-(-len(s.faces) // 2 ** (level - 1)) for s in (a, b))
-            keep = (i < n_a) & (j < n_b)
-            i, j = i[keep], j[keep]
-        return i, j
+                lower = np.maximum(lower, _set_bound(pa, pb, np.concatenate([axa, axb], axis=1)))
+            return lower
 
-    def _face_pairs(self, pose, xa, limit: float, axis):
+        def children(level, i, j):
+            i = np.stack([2 * i, 2 * i, 2 * i + 1, 2 * i + 1], axis=-1)
+            j = np.stack([2 * j, 2 * j + 1, 2 * j, 2 * j + 1], axis=-1)
+            n_a, n_b = (-(-len(s.faces) // 2 ** (level - 1)) for s in (a, b))
+            return i, j, (i < n_a) & (j < n_b)
+
+        def descend(level, i, j):  # beam search down to triangles
+            for lev in range(level, 0, -1):
+                i, j, ok = children(lev, i, j)
+                i, j = i[ok], j[ok]
+                keep = np.argsort(bound(lev - 1, i, j), kind="stable")[:_BEAM]
+                i, j = i[keep], j[keep]
+            return i, j
+
+        top = min(len(ext_a), len(ext_b)) - 1 + _DOP_LEVEL
+        na_top, nb_top = (len(e[top - _DOP_LEVEL][0]) for e in (ext_a, ext_b))
+        i, j = np.repeat(np.arange(na_top), nb_top), np.tile(np.arange(nb_top), na_top)
+        if beam:
+            return (*descend(top, i, j), None)
+        found = None
+        for level in range(top, 0, -1):
+            lower = bound(level, i, j)
+            i, j, lower = i[lower <= limit], j[lower <= limit], lower[lower <= limit]
+            if dive and len(i) > _CROWD:  # dive first: a closer pair prunes the rest
+                order = np.argsort(lower, kind="stable")[:_BEAM]
+                fi, fj = descend(level, i[order], j[order])
+                d, qa, qb = _triangle_distance(xa[a.faces[fi]], b.tri[fj])
+                m = int(np.argmin(d))
+                if found is None or d[m] < found[0]:
+                    found = (float(d[m]), int(fi[m]), int(fj[m]), qa[m], qb[m])
+                    limit = min(limit, max(found[0] - _TIE_MM, 0.0))
+                    if found[0] == 0.0:
+                        return i[:0], j[:0], found
+                    i, j = i[lower <= limit], j[lower <= limit]
+            i, j, ok = children(level, i, j)
+            i, j = i[ok], j[ok]
+        return i, j, found
+
+    def _axes(self, pose, pairs, pa, pb) -> np.ndarray:
+        """Extra separating axes: the best direction and the normals of triangle ``pairs``."""
+        fa, fb = np.asarray(pairs).reshape(-1, 2).T
+        axes = np.vstack([pb - pa, self.b.normals[fb], _mul(self.a.normals[fa], pose[:3, :3])])
+        axes = _unit(axes[np.linalg.norm(axes, axis=1) > 0])
+        keep = []  # drop near-duplicates (either sign)
+        for k, axis in enumerate(axes):
+            if all(abs(axis @ axes[m]) < 1 - 1e-9 for m in keep):
+                keep.append(k)
+        return axes[keep[:_AXES]]
+
+    def _face_pairs(self, pose, xa, limit: float, extra, dive: bool = True):
         """Candidate triangle pairs, a's triangles posed, and a lower bound each, sorted."""
-        ia, ib = self._node_pairs(pose, xa, limit, np.asarray(axis, dtype=float))
+        ia, ib, found = self._node_pairs(pose, xa, limit, extra, False, dive)
+        if found is not None:
+            limit = min(limit, max(found[0] - _TIE_MM, 0.0))
         ta, tb = xa[self.a.faces[ia]], self.b.tri[ib]
-        na = self.a.normals[ia] @ pose[:3, :3].T
+        na = _mul(self.a.normals[ia], pose[:3, :3])
         lower = _set_bound(ta, tb, np.stack([na, self.b.normals[ib]], axis=1))
         keep = lower <= limit
         order = np.argsort(lower[keep], kind="stable")
-        return ia[keep][order], ib[keep][order], ta[keep][order], lower[keep][order]
+        return ia[keep][order], ib[keep][order], ta[keep][order], lower[keep][order], found
 
     def distance(self, pose: np.ndarray):
-        """``(distance, point_a, point_b)``, points in ``b``'s frame, for ``a`` at ``pose``."""
-        xa = _apply(pose, self.a.vertices)
+        """``(distance, point_a, point_b)``, points in ``b``'s frame, for ``a`` at ``pose``.
+
+        A quick beam search first tightens the bound and finds separating axes (the normals
+        of the closest triangles it meets), then the full search proves the minimum.
+        """
+        a, b = self.a, self.b
+        xa = _apply(pose, a.vertices)
         best, pa, pb = self._upper(xa)
+        if best == 0.0:
+            return best, np.array(pa), np.array(pb)
+        extra = self._axes(pose, [self.last], pa, pb)
+        ia, ib, _ = self._node_pairs(pose, xa, np.inf, extra, True, False)
+        d, qa, qb = _triangle_distance(xa[a.faces[ia]], b.tri[ib])
+        order = np.argsort(d)[:_AXES]
+        close = [self.last, *zip(ia[order], ib[order], strict=True)]
+        if len(d) and d[order[0]] < best:
+            best, pa, pb = float(d[order[0]]), qa[order[0]], qb[order[0]]
+            self.last = (int(ia[order[0]]), int(ib[order[0]]))
         # pairs closer by more than _TIE_MM, or touching when the best is within it
         limit = max(best - _TIE_MM, 0.0)
-        ia, ib, ta, lower = self._face_pairs(pose, xa, limit, _unit(pb - pa))
-        for start in range(0, len(ia), _CHUNK):
-            if lower[start] > limit or best == 0.0:
-                break
-            sl = slice(start, start + _CHUNK)
-            d, qa, qb = _triangle_distance(ta[sl], self.b.tri[ib[sl]])
-            m = int(np.argmin(d))
-            if d[m] < best:
-                best, pa, pb = float(d[m]), qa[m], qb[m]
-                self.last = (int(ia[sl][m]), int(ib[sl][m]))
+        if best > 0.0:
+            extra = self._axes(pose, close, pa, pb)
+            ia, ib, ta, lower, found = self._face_pairs(pose, xa, limit, extra)
+            if found is not None and found[0] < best:
+                best, pa, pb = found[0], found[3], found[4]
+                self.last = found[1:3]
+                limit = max(best - _TIE_MM, 0.0)
+            for start in range(0, len(ia), _CHUNK):
+                if lower[start] > limit or best == 0.0:
+                    break
+                sl = slice(start, start + _CHUNK)
+                d, qa, qb = _triangle_distance(ta[sl], b.tri[ib[sl]])
+                m = int(np.argmin(d))
+                if d[m] < best:
+                    best, pa, pb = float(d[m]), qa[m], qb[m]
+                    self.last = (int(ia[sl][m]), int(ib[sl][m]))
+                    limit = max(best - _TIE_MM, 0.0)
         return best, np.array(pa), np.array(pb)
 
     def faces_within(self, pose: np.ndarray, radius: float):
         """Boolean face masks of ``a`` and ``b`` within ``radius`` of the other surface."""
         xa = _apply(pose, self.a.vertices)
         _, pa, pb = self._upper(xa)
-        ia, ib, ta, _ = self._face_pairs(pose, xa, radius + _TIE_MM, _unit(pb - pa))
+        extra = self._axes(pose, [self.last], pa, pb)
+        ia, ib, ta, *_ = self._face_pairs(pose, xa, radius + _TIE_MM, extra, dive=False)
         in_a, in_b = np.zeros(len(self.a.faces), bool), np.zeros(len(self.b.faces), bool)
         for start in range(0, len(ia), _CHUNK):
             sl = slice(start, start + _CHUNK)
@@ -673,7 +758,8 @@ class InitialContact:
     penetration_depth_mm, overlap_volume_mm3 : float
         Overlap at the start (0 when they only touch; NaN when not closed volumes).
     zone_clearance_mm : (n,) float
-        Signed clearance between the zones at ``CollisionReport.times_days``.
+        Signed clearance of the zone at ``CollisionReport.times_days`` (sampled there only;
+        the depth is sampled on the overlap's surface, to about 0.15 mm).
     worse_at_days : float or None
         First sampled time at which the zone clearance got worse.
     """
@@ -855,7 +941,8 @@ class _Track:
         return self.cache[t]
 
     def zone_clearance(self, t: float) -> float:
-        """Signed clearance between the initial contact zones (negative: overlap depth)."""
+        """Signed clearance of the initial contact zone to the other piece (negative: the
+        depth it has sunk in)."""
         rel, _ = self.relative(t)
         d = self.zone_pair.distance(rel)[0]
         self.evaluations += 1
@@ -959,9 +1046,9 @@ def collision_sweep(
     max_step_days : float, optional
         Longest interval between samples.
     zone_mm : float, optional
-        Pieces within ``contact_mm`` at the start are an initial contact; their triangles
-        within ``max(zone_mm, contact_mm)`` of each other form the contact zone (see
-        :class:`InitialContact`).
+        Pieces within ``contact_mm`` at the start are an initial contact; the triangles of
+        the moving piece within ``max(zone_mm, contact_mm)`` of the other form its contact
+        zone (see :class:`InitialContact`).
     time_tolerance_days : float, optional
         Shortest interval bisected: a pose that jumps at an activation cannot be split
         below the jump (:attr:`Contact.motion_mm` then shows the jump).

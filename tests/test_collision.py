@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +113,8 @@ def test_clearance_overlap_volume_and_depth():
     assert c.penetration_depth_mm == pytest.approx(2.0, abs=1e-4)
     touching = clearance(a, np.eye(4), b)
     assert touching.distance_mm == 0.0 and not touching.penetrating
+    barely = clearance(a, translation(x=2e-4), b)  # crossing by less than the 1 µm tolerance
+    assert barely.distance_mm == 0.0 and barely.penetrating
 
 
 def test_clearance_detects_a_piece_inside_another_and_picks_the_closest_static():
@@ -318,3 +321,48 @@ def test_sweep_rejects_bad_input():
     with pytest.raises(PlannerError, match="one inside the other"):
         inner = box([0.4, 0.4, 0.4], [0.6, 0.6, 0.6])
         collision_sweep({"inner": inner}, [a], lambda t: {"inner": np.eye(4)}, 0, 1)
+
+
+# --------------------------------------------------------------------------- real scan
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SKULL = DATA / "dicom" / "skull-ct-0051"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SKULL.is_dir(), reason="needs ../shared/data/dicom/skull-ct-0051")
+def test_clearance_on_a_real_skull_matches_manifold3d():
+    """Two pieces of a real skull (about 60k triangles each) a few mm apart: the exact
+    distance equals manifold3d's independent minimum gap."""
+    import fast_simplification
+    import manifold3d
+    import pydicom
+    from skimage.measure import marching_cubes
+
+    slices = sorted(
+        (pydicom.dcmread(f) for f in SKULL.iterdir()),
+        key=lambda d: float(d.ImagePositionPatient[2]),
+    )
+    hu = np.stack(
+        [d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in slices]
+    )
+    dz = float(slices[1].ImagePositionPatient[2]) - float(slices[0].ImagePositionPatient[2])
+    dy, dx = (float(v) for v in slices[0].PixelSpacing)
+    v, f, _, _ = marching_cubes(np.pad(hu, 1, constant_values=-1000), 300.5, spacing=(dz, dy, dx))
+    v, f = fast_simplification.simplify(v[:, ::-1].astype(np.float32), f, target_count=120_000)
+    mesh = manifold3d.Mesh(vert_properties=np.asarray(v, np.float32), tri_verts=f[:, ::-1])
+    mesh.merge()
+    skull = max(manifold3d.Manifold(mesh).decompose(), key=lambda m: m.num_tri())
+    normal = np.array([0.1, -0.3, 0.95]) / np.linalg.norm([0.1, -0.3, 0.95])
+    upper, lower = skull.split_by_plane(list(normal), float(normal @ [125, 130, 45]))
+
+    def as_trimesh(solid):
+        m = solid.to_mesh()
+        return trimesh.Trimesh(np.array(m.vert_properties)[:, :3], np.array(m.tri_verts))
+
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        pose = trimesh.transformations.rotation_matrix(0.01, rng.normal(size=3), [125, 130, 45])
+        pose[:3, 3] += -normal * rng.uniform(2, 4) + rng.normal(size=3)
+        c = clearance(as_trimesh(lower), pose, as_trimesh(upper))
+        gap = lower.transform(pose[:3, :].tolist()).min_gap(upper, c.distance_mm + 1.0)
+        assert 0 < c.distance_mm == pytest.approx(gap, abs=2e-3)  # exact to 1 µm
