@@ -48,7 +48,7 @@ print(json.dumps({"read": t_read, "iso": t_iso, "triangles": surf.n_cells, "rss"
 
 SEGMENT = r"""
 import json, resource, sys, time
-from planner.cli import main
+from planner.cli.main import main
 t0 = time.perf_counter()
 code = main(["segment", sys.argv[1], "-o", sys.argv[2], "--force"])
 t = time.perf_counter() - t0
@@ -58,7 +58,7 @@ print(json.dumps({"code": code, "seconds": t, "rss": rss}))
 
 IMPORTS = r"""
 import json, resource
-import planner.dicom, planner.segment, planner.mesh, pyvista, manifold3d, trimesh
+import planner.scan.dicom, planner.bone.labels, planner.bone.surface, pyvista, manifold3d, trimesh
 print(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 

@@ -1,6 +1,6 @@
 """Built-in sample data: a synthetic infant head CT with known ground truth.
 
-- :func:`make_head` builds the CT (a :class:`~planner.volume.Volume`), a label volume and
+- :func:`make_head` builds the CT (a :class:`~planner.scan.volume.Volume`), a label volume and
   the ground truth (:class:`HeadTruth`: true bone volumes, landmarks, a suggested plan).
 - :func:`write_ct_series` writes any volume as a genuine CT DICOM series.
 - :func:`signed_distance` gives the anatomy's signed distance functions.

@@ -1,4 +1,4 @@
-"""Write a :class:`~planner.volume.Volume` as a genuine CT DICOM series (one file a slice).
+"""Write a :class:`~planner.scan.volume.Volume` as a genuine CT DICOM series (one file a slice).
 
 For samples, tests and benchmarks: the files carry no patient data (``Anonymous^Sample``,
 ``SAMPLE``), say they are synthetic (Manufacturer ``planner synthetic``) and place every
@@ -17,7 +17,7 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir
-from planner.volume import Volume
+from planner.scan.volume import Volume
 
 __all__ = ["COMPRESSIONS", "write_ct_series"]
 
@@ -120,7 +120,9 @@ def write_ct_series(
     )
 
     if not isinstance(volume, Volume):
-        raise TypeError(f"volume must be a planner.volume.Volume, got {type(volume).__name__}")
+        raise TypeError(
+            f"volume must be a planner.scan.volume.Volume, got {type(volume).__name__}"
+        )
     if compress not in COMPRESSIONS:
         raise ValueError(f"compress must be one of {COMPRESSIONS}, got {compress!r}")
     if file_names not in ("sequential", "random"):

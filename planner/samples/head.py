@@ -34,7 +34,7 @@ from planner.samples.anatomy import (
     signed_distance,
     upper_curve,
 )
-from planner.volume import Volume
+from planner.scan.volume import Volume
 
 __all__ = [
     "DEFAULT_SHAPE",
@@ -160,7 +160,7 @@ class SampleHead:
 
     Attributes
     ----------
-    volume : planner.volume.Volume
+    volume : planner.scan.volume.Volume
         int16 HU, ``(ni, nj, nk)``, axial, LPS.
     labels : (ni, nj, nk) uint8
         At voxel centres: 0 air and soft tissue, 1 skull, 2 mandible, 3 head holder.

@@ -1,0 +1,372 @@
+"""Mandible search and separation on the block grid of the kept bone.
+
+The mandible's watershed marker is found anatomically, in patient LPS coordinates: at the
+shallowest distance-transform depth where one comes free, the largest core that is a
+U-shaped arch, open towards the back and across the patient's midline (:func:`_arch`).
+The skull gets the largest other cores and the hard palate inside the arch as markers.
+A marker-based watershed on the distance transform then splits the mandible from the skull
+where the two touch at scan resolution (teeth in occlusion, condyles in their fossae).
+That cuts where the joined bone is narrowest, which at a temporomandibular joint is the
+condylar neck; :func:`_refine_contacts` then moves the boundary, at full resolution, into
+the joint gap (an HU valley between two cortices) wherever that gap is the deeper valley.
+Used by :func:`planner.bone.labels.segment_bone`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from planner.scan.volume import apply_affine
+
+if TYPE_CHECKING:
+    from planner.bone.labels import _Grid
+
+_DEPTHS_MM = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
+
+
+# box helpers, also used by the patient cleanup in planner.bone.labels
+
+
+def _grow(sl: tuple[slice, ...], by, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    return tuple(
+        slice(max(s.start - int(b), 0), min(s.stop + int(b), n))
+        for s, b, n in zip(sl, by, shape, strict=True)
+    )
+
+
+def _dilate(mask: np.ndarray, steps) -> np.ndarray:
+    """Binary dilation by ``steps[axis]`` voxels along each axis (a box)."""
+    out = mask
+    for axis, n in enumerate(steps):
+        if n <= 0:
+            continue
+        struct = np.ones([2 * int(n) + 1 if a == axis else 1 for a in range(3)], dtype=bool)
+        out = ndi.binary_dilation(out, structure=struct)
+    return out
+
+
+def _edt_levels(spacing: np.ndarray) -> list[float]:
+    """Distance-transform levels near the targets in ``_DEPTHS_MM`` that the grid can take."""
+    reach = [math.ceil(max(_DEPTHS_MM) / float(s)) + 1 for s in spacing]
+    values = {
+        round(math.sqrt((a * spacing[0]) ** 2 + (b * spacing[1]) ** 2 + (c * spacing[2]) ** 2), 4)
+        for a, b, c in itertools.product(*(range(r + 1) for r in reach))
+    }
+    values = np.array(sorted(values - {0.0}))
+    levels: list[float] = []
+    for t in _DEPTHS_MM:
+        below = values[values <= t + 1e-6]
+        if below.size and float(below[-1]) not in levels:
+            levels.append(float(below[-1]))
+    return levels
+
+
+@dataclass(frozen=True)
+class _ArchShape:
+    """A point cloud's fit to the lower-jaw arch (LPS mm)."""
+
+    is_arch: bool
+    centre_x: float = 0.0
+    width_mm: float = 0.0
+    front_y: float = 0.0
+    opening_mm: float = 0.0
+    front_top_z: float = 0.0
+
+
+def _arch(points: np.ndarray) -> _ArchShape:
+    """Is a point cloud (LPS mm) a U-shaped arch open towards the back (+y)?"""
+    x, y = points[:, 0], points[:, 1]
+    x2, x98 = np.percentile(x, [2, 98])
+    width = float(x98 - x2)
+    if width < 30.0:
+        return _ArchShape(False)
+    cx = float(x2 + x98) / 2
+    central = np.abs(x - cx) < 0.15 * width
+    left = (x - cx) > 0.3 * width
+    right = (x - cx) < -0.3 * width
+    n_l, n_r = int(left.sum()), int(right.sum())
+    if central.sum() < 5 or min(n_l, n_r) < 0.2 * (n_l + n_r):
+        return _ArchShape(False)
+    lateral_y = float(np.median(y[left | right]))
+    front_y = float(np.median(y[central]))
+    opening = lateral_y - front_y
+    back = float(np.percentile(y[central], 90))
+    ok = opening >= 0.2 * width and back < lateral_y
+    top = float(np.percentile(points[central, 2], 95))
+    return _ArchShape(bool(ok), cx, width, front_y, opening, top)
+
+
+def _points(mask: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
+    """LPS mm of (at most about ``n`` of) the set voxels of ``mask[sl]``."""
+    ijk = np.argwhere(mask[sl])
+    if len(ijk) > n:
+        ijk = ijk[:: len(ijk) // n]
+    return apply_affine(affine, ijk + [s.start for s in sl])
+
+
+def _inferior_faces(affine: np.ndarray) -> list[tuple[int, int]]:
+    """Array faces (axis, 0 low / 1 high) whose outward normal points inferior (-z, LPS)."""
+    direction = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
+    return [
+        (axis, side)
+        for axis in range(3)
+        for side, sign in ((0, -1.0), (1, 1.0))
+        if sign * direction[2, axis] < -0.7
+    ]
+
+
+def _cores(edt: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, list]:
+    cores, n = ndi.label(edt > level, output=np.int32)
+    sizes = np.bincount(cores.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    return cores, sizes, ndi.find_objects(cores)
+
+
+def _find_markers(
+    edt: np.ndarray, work: np.ndarray, affine: np.ndarray, floor: Callable[[np.ndarray], bool]
+) -> tuple[np.ndarray | None, str]:
+    """Watershed markers (1 skull, 2 mandible), or None and the reason.
+
+    The mandible's marker is the largest U-shaped core (open towards the back, across the
+    patient's midline) at the shallowest distance-transform level where one comes free of
+    the rest. The skull's are the largest other core, any core larger than the arch's, and
+    the hard palate inside the arch (at coarse resolution the upper teeth would otherwise
+    flood in from the lower ones). Smaller
+    cores may be pieces of the mandible (a ramus cut off by the erosion): they get no
+    marker and go with whichever bone reaches them through thicker bone.
+    """
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    vox = float(np.prod(spacing))
+    total_mm3 = float(np.count_nonzero(work)) * vox
+    # the patient's midline: the mandible's arch straddles it
+    whole = tuple(slice(0, n) for n in work.shape)
+    midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
+    levels = _edt_levels(spacing)
+    for level in levels:
+        cores, sizes, objects = _cores(edt, level)
+        order = [int(c) for c in np.argsort(sizes)[::-1] if sizes[c] * vox >= 1000.0]
+        if len(order) < 2:
+            continue
+        best = None
+        for c in order[:50]:
+            if sizes[c] * vox > 0.6 * total_mm3:
+                continue
+            arch = _arch(_points(cores == c, objects[c - 1], affine, 20000))
+            if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
+                continue
+            if best is None or sizes[c] > sizes[best[0]]:
+                best = (c, arch)
+        if best is None:
+            continue
+        c, arch = best
+        mandible = cores == c
+        if floor(mandible):
+            return None, (
+                "the only U-shaped arch found is cut by the lower edge of the scan "
+                "(the upper teeth, or a mandible not wholly in view)"
+            )
+        markers = np.zeros(work.shape, dtype=np.int32)
+        others = [k for k in order if k != c]
+        for k in others:
+            if k == others[0] or sizes[k] >= sizes[c]:
+                markers[cores == k] = 1
+        markers[mandible] = 2
+        # the hard palate, above the tongue inside the arch, holds the upper teeth
+        inv = np.linalg.inv(affine)
+        centre = apply_affine(inv, [arch.centre_x, arch.front_y, arch.front_top_z])
+        reach = np.abs(inv[:3, :3]) @ np.array([0.15 * arch.width_mm, arch.opening_mm, 45.0])
+        box = tuple(
+            slice(max(int(a - r), 0), min(int(a + r) + 1, s))
+            for a, r, s in zip(centre, reach, work.shape, strict=True)
+        )
+        ijk = np.argwhere(work[box]) + [s.start for s in box]
+        p = apply_affine(affine, ijk)
+        palate = (
+            (np.abs(p[:, 0] - arch.centre_x) < max(5.0, 0.1 * arch.width_mm))
+            & (p[:, 1] > arch.front_y + 0.2 * arch.opening_mm)
+            & (p[:, 1] < arch.front_y + 0.8 * arch.opening_mm)
+            & (p[:, 2] > arch.front_top_z + 3.0)
+            & (p[:, 2] < arch.front_top_z + 40.0)
+        )
+        seed = ijk[palate]
+        seed = seed[markers[tuple(seed.T)] == 0]
+        markers[tuple(seed.T)] = 1
+        return markers, f"depth {level:.2f} mm"
+    return None, "no U-shaped lower-jaw arch separates from the skull"
+
+
+def _separate_mandible(
+    counts: np.ndarray, grid: _Grid
+) -> tuple[np.ndarray | None, tuple[slice, ...], str]:
+    """Mandible blocks (on the crop returned) from kept-bone block counts, or a reason."""
+    from skimage.segmentation import watershed
+
+    occupied = counts > 0
+    box = ndi.find_objects(occupied.view(np.uint8))[0]
+    box = _grow(box, (1, 1, 1), counts.shape)
+    c = counts[box]
+    work = 2 * c.astype(np.uint16) >= int(np.prod(grid.factors))
+    partial = (c > 0) & ~work
+    if np.count_nonzero(work) * np.prod(grid.work_spacing) < 1000.0:
+        return None, box, "too little bone to hold a mandible"
+    affine = grid.work_affine.copy()
+    affine[:3, 3] = apply_affine(grid.work_affine, [s.start for s in box])
+    faces = _inferior_faces(affine)
+    shape = counts.shape
+
+    def floor(core: np.ndarray) -> bool:
+        for axis, side in faces:
+            at_edge = box[axis].start == 0 if side == 0 else box[axis].stop == shape[axis]
+            index = [slice(None)] * 3
+            index[axis] = slice(0, 2) if side == 0 else slice(-2, None)
+            if at_edge and core[tuple(index)].any():
+                return True
+        return False
+
+    spacing = grid.work_spacing
+    edt = ndi.distance_transform_edt(work, sampling=spacing).astype(np.float32)
+    markers, how = _find_markers(edt, work, affine, floor)
+    if markers is None:
+        return None, box, how
+    mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+    del edt, markers
+    if partial.any():  # blocks with some bone but less than half: the nearest label wins
+        skull = work & ~mandible
+        for _ in range(2):
+            to_m = _dilate(mandible, (1, 1, 1)) & partial
+            to_s = _dilate(skull, (1, 1, 1)) & partial
+            mandible |= to_m & ~to_s
+            skull |= to_s
+            partial &= ~(to_m | to_s)
+    return mandible, box, how
+
+
+# --- refinement of the boundary where the bones touch, at full resolution
+
+
+_REACH_MM = 10.0  # how far from the first boundary the joint gap is looked for
+
+
+def _directions() -> np.ndarray:
+    """The 13 voxel steps, one per line through a voxel and a 26-neighbour."""
+    steps = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
+    return np.array(steps, dtype=int)
+
+
+def _valley_depth(hu: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """How far the voxels ``at`` (n, 3) read below the voxels either side along some line, HU.
+
+    For each of the 13 lines through a voxel and its 26-neighbours: the lower of the two
+    neighbours on the line minus the voxel, and for a valley two voxels wide (the voxel and
+    the next one on the line both low), the lower of the two voxels flanking the pair minus
+    the higher of the pair; the largest over lines. A joint gap narrower than a voxel,
+    between two cortices, is such a valley; the inside of a cancellous region wider than
+    two voxels is not. Lines leaving the array are skipped.
+    """
+    shape = np.array(hu.shape)
+
+    def value(offset: np.ndarray) -> np.ndarray:
+        q = at + offset
+        inside = np.all((q >= 0) & (q < shape), axis=1)
+        out = np.full(len(at), -np.inf, dtype=np.float32)
+        out[inside] = hu[tuple(q[inside].T)]
+        return out
+
+    here = value(np.zeros(3, dtype=int))
+    depth = np.zeros(len(at), dtype=np.float32)
+    for d in _directions():
+        ahead, behind = value(d), value(-d)
+        depth = np.maximum(depth, np.minimum(ahead, behind) - here)
+        # the pairs (p, p + d) and (p - d, p)
+        depth = np.maximum(depth, np.minimum(behind, value(2 * d)) - np.maximum(here, ahead))
+        depth = np.maximum(depth, np.minimum(ahead, value(-2 * d)) - np.maximum(here, behind))
+    return depth
+
+
+def _boundary(labels: np.ndarray) -> np.ndarray:
+    """Voxels of label 1 or 2 with a face neighbour of the other label."""
+    one, two = labels == 1, labels == 2
+    return one & ndi.binary_dilation(two) | two & ndi.binary_dilation(one)
+
+
+def _refine_contacts(
+    mandible: np.ndarray,
+    bone: np.ndarray,
+    hu: np.ndarray,
+    affine: np.ndarray,
+    box: tuple[slice, ...],
+) -> np.ndarray:
+    """Move the mandible's boundary into the joint gaps where the two bones touch.
+
+    The watershed on the distance transform cuts where the joined bone is narrowest; at a
+    temporomandibular joint that is the condylar neck, since the condyle touches its fossa
+    over a wider area. Near that first boundary (within ``_REACH_MM``), a second watershed
+    on the CT values (flooded from the first labels beyond the reach, densest bone first)
+    meets in the joint gap, which reads lower than the cortices either side. It would also
+    cut through cancellous bone, which reads low too (say around the roots of teeth): each
+    connected piece of bone that it relabels is kept only if its new boundary runs through
+    a deeper valley of the CT values (:func:`_valley_depth`) than its old one.
+
+    Parameters
+    ----------
+    mandible : (ni, nj, nk) bool
+        The mandible (first watershed) on ``bone[box]``.
+    bone, hu : (Ni, Nj, Nk) arrays
+        Bone mask and HU of the whole (C-ordered) volume.
+    affine : (4, 4) float
+        Index of ``bone``/``hu`` -> LPS mm.
+    box : tuple of slice
+        Where ``mandible`` lies in ``bone``.
+
+    Returns
+    -------
+    (ni, nj, nk) bool
+        The mandible, refined.
+    """
+    from skimage.segmentation import watershed
+
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    solid = bone[box]
+    first = solid.view(np.uint8) + mandible.view(np.uint8)  # 0 none, 1 skull, 2 mandible
+    interface = _boundary(first)
+    if not interface.any():
+        return mandible
+    reach = np.ceil(_REACH_MM / spacing).astype(int) + 2
+    near = _grow(ndi.find_objects(interface.view(np.uint8))[0], reach, interface.shape)
+    full = tuple(
+        slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, near, strict=True)
+    )
+    old, b = first[near], solid[near]
+    h = hu[full].astype(np.float32)
+    zone = b & (ndi.distance_transform_edt(~interface[near], sampling=spacing) <= _REACH_MM)
+    # flooded from the first labels just beyond the reach
+    region = b & ndi.binary_dilation(zone)
+    markers = np.where(region & ~zone, old, 0).astype(np.int32)
+    new = watershed(-h, markers, mask=region, connectivity=1).astype(np.uint8)
+    new[~region | (new == 0)] = old[~region | (new == 0)]  # what neither flood reached
+    changed = new != old
+    pieces, n = ndi.label(changed, structure=np.ones((3, 3, 3)))
+    if n == 0:
+        return mandible
+    old_edge, new_edge = _boundary(old), _boundary(new)
+    out = old.copy()
+    for i, piece in enumerate(ndi.find_objects(pieces), start=1):
+        grown = _grow(piece, (1, 1, 1), b.shape)
+        origin = [g.start for g in grown]
+        mine = pieces[grown] == i
+        here = ndi.binary_dilation(mine, structure=np.ones((3, 3, 3)))
+        was = np.argwhere(here & old_edge[grown]) + origin
+        now = np.argwhere(here & new_edge[grown]) + origin
+        # a piece that did not border the old boundary gives nothing to compare: kept as was
+        if len(now) and len(was) and _valley_depth(h, now).mean() > _valley_depth(h, was).mean():
+            out[grown][mine] = new[grown][mine]
+    result = mandible.copy()
+    result[near] = out == 2
+    return result

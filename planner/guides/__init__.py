@@ -1,0 +1,1 @@
+"""Printable cutting and positioning guides, their checks, and models for the operating room."""

@@ -1,0 +1,425 @@
+"""The planning stage: case decisions + bone models -> segments, schedule, motion, checks.
+
+:func:`plan_case` derives everything in memory and gathers every warning;
+:func:`planner.pipeline.outputs.write_plan` writes ``CASE_DIR/out/`` with its manifest;
+:func:`build_case` does both for a case folder (rebuilding the models from the scan when
+they are missing or were made with other decisions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from planner.errors import PlannerError
+from planner.plan.case import Case, Distractor, load_case
+
+__all__ = ["OUT_DIR", "Plan", "build_case", "plan_case"]
+
+OUT_DIR = "out"
+
+# A distraction vector this close to its cut plane would slide the segment along the cut.
+VECTOR_IN_PLANE_ERROR_DEG = 10.0
+VECTOR_IN_PLANE_WARN_DEG = 30.0
+# A landmark this close to a second segment is ambiguous (e.g. a condyle in its fossa).
+LANDMARK_AMBIGUITY_MM = 1.0
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Everything derived from a case: the in-memory result of :func:`plan_case`.
+
+    Attributes
+    ----------
+    case : Case
+    cut : planner.plan.cuts.CutResult
+        Segments after the cuts (``cut.segments[i].name`` set to ``names[i]``).
+    roles : dict segment name -> str
+        "moving (left, right)", "fixed (left)", "static".
+    schedule : planner.motion.schedule.Schedule or None
+    motion : planner.motion.distraction.Motion or None
+    bilateral : planner.motion.measure.BilateralReport or None
+    measurements : planner.motion.measure.Measurements or None
+    collisions : planner.motion.collision.CollisionReport or None
+    landmark_segments : dict landmark -> segment name
+    models : dict name -> trimesh.Trimesh
+        The bone models the plan was made from (listed in the manifest as models).
+    warnings : tuple of str
+        Every warning, each one line.
+    seconds : dict step -> float
+    """
+
+    case: Case
+    cut: object
+    roles: dict[str, str]
+    schedule: object = None
+    motion: object = None
+    bilateral: object = None
+    measurements: object = None
+    collisions: object = None
+    landmark_segments: dict[str, str] = field(default_factory=dict)
+    models: dict[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def segments(self) -> dict[str, object]:
+        """Segment name -> mesh at day 0."""
+        return {s.name: s.mesh for s in self.cut.segments}
+
+    def poses_at(self, t_days: float, *, continuous: bool = False) -> dict[str, np.ndarray]:
+        """(4, 4) pose of every segment (identity for those that do not move) at ``t_days``."""
+        from planner.motion.distraction import pose_at
+
+        poses = {name: np.eye(4) for name in self.segments}
+        if self.motion is not None:
+            poses.update(pose_at(self.motion, self.schedule, t_days, continuous=continuous))
+        return poses
+
+    def meshes_at(self, t_days: float) -> dict[str, object]:
+        """Segment meshes moved to their pose at ``t_days`` (days since surgery)."""
+        from planner.motion.distraction import moved_mesh
+
+        return {
+            name: moved_mesh(self.segments[name], pose)
+            if not np.allclose(pose, np.eye(4))
+            else self.segments[name]
+            for name, pose in self.poses_at(t_days).items()
+        }
+
+
+def plan_case(
+    case: Case,
+    models: Mapping[str, object],
+    *,
+    collisions: bool = True,
+    progress: Progress | None = None,
+) -> Plan:
+    """Derive the plan from the case's decisions and the bone models.
+
+    Parameters
+    ----------
+    case : Case
+        The decisions.
+    models : mapping name -> trimesh.Trimesh
+        Bone models (``"skull"``, ``"mandible"``), LPS mm.
+    collisions : bool
+        Run the collision sweep (the slowest check).
+    progress : callable(task, done, total), optional
+
+    Raises
+    ------
+    PlannerError
+        A plan that cannot work: a cut that misses the bone, overlapping cuts, a
+        footplate off the bone, a segment still attached, a vector in its cut plane, a
+        target beyond the device's stroke.
+    """
+    import dataclasses
+
+    from planner.plan import cuts as osteotomy
+    from planner.plan.devices import device_catalog
+
+    seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    step = _Steps(progress, seconds)
+
+    with step("cutting"):
+        cut = osteotomy.cut_bone(models, case.osteotomies)
+    for model, err in cut.volume_balance().items():
+        if abs(err) > 0.005:
+            warnings.append(
+                f"bone volume of {model} is not conserved by the cuts ({err:+.2%}); "
+                "the model may not be watertight"
+            )
+    for crumb in cut.crumbs:
+        warnings.append(
+            f"a {crumb.volume_mm3:.1f} mm³ crumb of {crumb.model} at {_fmt(crumb.center_mm)} "
+            "was left out of the segments"
+        )
+
+    catalog = device_catalog(case)
+    moving_of, fixed_of = {}, {}
+    for d in case.distractors:
+        moving_of[d.name] = osteotomy.segment_at(
+            cut, d.moving_point_mm, label=f"moving footplate point of distractor {d.name!r}"
+        )
+        fixed_of[d.name] = osteotomy.segment_at(
+            cut, d.fixed_point_mm, label=f"fixed footplate point of distractor {d.name!r}"
+        )
+        device = catalog[d.device]
+        if d.target_mm > device.stroke_mm + 1e-9:
+            raise PlannerError(
+                f"distractor {d.name!r}: target {d.target_mm:g} mm is beyond the stroke of "
+                f"{device.name} ({device.stroke_mm:g} mm); choose a longer device or a "
+                "shorter target"
+            )
+    with step("free-segment check"):
+        for d in case.distractors:
+            if moving_of[d.name] == fixed_of[d.name]:
+                osteotomy.require_free_segment(cut, d)
+    for d in case.distractors:
+        warnings += _vector_to_cut_checks(d, case)
+
+    names = _segment_names(cut, moving_of, fixed_of)
+    cut = dataclasses.replace(
+        cut,
+        segments=tuple(
+            dataclasses.replace(s, name=n) for s, n in zip(cut.segments, names, strict=True)
+        ),
+    )
+    roles = _roles(names, moving_of, fixed_of)
+    if not case.osteotomies:
+        warnings.append("no osteotomy planned: add one with 'planner osteotomy add'")
+    if not case.distractors:
+        warnings.append("no distractor planned: add one with 'planner distractor add'")
+        return Plan(
+            case, cut, roles, models=dict(models), warnings=tuple(warnings), seconds=seconds
+        )
+
+    from planner.motion import distraction, measure, schedule
+
+    sched = schedule.make_schedule(case.distractors, catalog, case.protocol)
+    warnings += sched.warnings
+    motion = distraction.Motion(
+        segment_of={d: names[i] for d, i in moving_of.items()},
+        fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
+    )
+    landmark_segments = {}
+    for lm, point in case.landmarks_mm.items():
+        try:
+            i = osteotomy.segment_at(cut, point, label=f"landmark {lm!r}")
+        except PlannerError as exc:
+            warnings.append(f"{exc} (it is treated as not moving)")
+            continue
+        landmark_segments[lm] = names[i]
+        near = _segments_near(cut, point, LANDMARK_AMBIGUITY_MM, skip=i)
+        if near:
+            warnings.append(
+                f"landmark {lm!r} is within {LANDMARK_AMBIGUITY_MM:g} mm of "
+                f"{', '.join(names[j] for j in near)} as well as {names[i]}; it is taken to "
+                f"move with {names[i]}: move it into the bone it belongs to"
+            )
+    bilateral = measure.bilateral_report(
+        motion,
+        sched,
+        landmarks_mm=case.landmarks_mm,
+        landmark_segments=landmark_segments,
+    )
+    warnings += bilateral.warnings
+    measurements = measure.measure(motion, sched, case.landmarks_mm, landmark_segments)
+    warnings += measurements.warnings
+
+    report = None
+    if collisions:
+        with step("collision sweep"):
+            report = _collisions(cut, motion, sched)
+        warnings += _collision_warnings(report)
+    return Plan(
+        case,
+        cut,
+        roles,
+        schedule=sched,
+        motion=motion,
+        bilateral=bilateral,
+        measurements=measurements,
+        collisions=report,
+        landmark_segments=landmark_segments,
+        models=dict(models),
+        warnings=tuple(warnings),
+        seconds=seconds,
+    )
+
+
+class _Steps:
+    """Time named steps and tell the progress callback."""
+
+    def __init__(self, progress, seconds):
+        self.progress = progress
+        self.seconds = seconds
+
+    def __call__(self, name):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timed():
+            if self.progress:
+                self.progress(name, 0, 1)
+            t = time.perf_counter()
+            yield
+            self.seconds[name] = time.perf_counter() - t
+            if self.progress:
+                self.progress(name, 1, 1)
+
+        return timed()
+
+
+def _segments_near(cut, point, within_mm: float, *, skip: int) -> list[int]:
+    """Indices of segments (other than ``skip``) with a vertex within ``within_mm``."""
+    p = np.asarray(point, dtype=float)
+    near = []
+    for j, s in enumerate(cut.segments):
+        if (
+            j == skip
+            or np.any(s.mesh.bounds[0] - within_mm > p)
+            or np.any(s.mesh.bounds[1] + within_mm < p)
+        ):
+            continue
+        if np.min(np.linalg.norm(s.mesh.vertices - p, axis=1)) <= within_mm:
+            near.append(j)
+    return near
+
+
+def _fmt(p) -> str:
+    return "(" + ", ".join(f"{v:.1f}" for v in np.asarray(p, dtype=float)) + ")"
+
+
+def _vector_to_cut_checks(d: Distractor, case: Case) -> list[str]:
+    """Refuse a vector lying in the plane of the cut it crosses; warn when close to it."""
+    move = np.asarray(d.moving_point_mm)
+    fix = np.asarray(d.fixed_point_mm)
+    best = None
+    for ost in case.osteotomies:
+        n, c = np.asarray(ost.normal), np.asarray(ost.center_mm)
+        sm, sf = float((move - c) @ n), float((fix - c) @ n)
+        if sm * sf < 0:  # the cut lies between the footplates
+            dist = float(np.linalg.norm((move + fix) / 2 - c))
+            if best is None or dist < best[0]:
+                best = (dist, ost)
+    if best is None:
+        return []
+    ost = best[1]
+    angle = math.degrees(math.asin(min(1.0, abs(float(np.dot(d.vector, ost.normal))))))
+    if angle < VECTOR_IN_PLANE_ERROR_DEG:
+        raise PlannerError(
+            f"distractor {d.name!r}: its vector lies in the cut plane of osteotomy "
+            f"{ost.name!r} ({angle:.1f}° from the plane); the segment would slide along the "
+            "cut: turn the vector across the cut or turn the cut"
+        )
+    if angle < VECTOR_IN_PLANE_WARN_DEG:
+        return [
+            f"distractor {d.name!r}: its vector is only {angle:.0f}° from the cut plane of "
+            f"{ost.name!r}; the segment shears along the cut"
+        ]
+    return []
+
+
+def _segment_names(cut, moving_of, fixed_of) -> list[str]:
+    per_model: dict[str, int] = {}
+    for s in cut.segments:
+        per_model[s.model] = per_model.get(s.model, 0) + 1
+    names = []
+    for i, s in enumerate(cut.segments):
+        moving = sorted(d for d, j in moving_of.items() if j == i)
+        fixed = sorted(d for d, j in fixed_of.items() if j == i)
+        if per_model[s.model] == 1:
+            name = s.model
+        elif moving:
+            name = f"{s.model}_moving_{'_'.join(moving)}"
+        elif fixed:
+            name = f"{s.model}_fixed_{'_'.join(fixed)}"
+        else:
+            name = f"{s.model}_part{i + 1}"
+        names.append(name)
+    return names
+
+
+def _roles(names, moving_of, fixed_of) -> dict[str, str]:
+    roles = {}
+    for i, name in enumerate(names):
+        moving = sorted(d for d, j in moving_of.items() if j == i)
+        fixed = sorted(d for d, j in fixed_of.items() if j == i)
+        parts = []
+        if moving:
+            parts.append(f"moving ({', '.join(moving)})")
+        if fixed:
+            parts.append(f"fixed ({', '.join(fixed)})")
+        roles[name] = "; ".join(parts) or "static"
+    return roles
+
+
+def _collisions(cut, motion, sched):
+    from planner.motion.collision import collision_sweep
+    from planner.motion.distraction import segment_poses
+
+    moving_keys = set(motion.segments)
+    moving = {s.name: s.mesh for s in cut.segments if s.name in moving_keys}
+    static = {s.name: s.mesh for s in cut.segments if s.name not in moving_keys}
+    return collision_sweep(
+        moving,
+        static,
+        segment_poses(motion, sched),
+        0.0,
+        sched.end_of_distraction_days,
+        schedule_times=[a.time_days for a in sched.activations],
+    )
+
+
+def _collision_warnings(report) -> list[str]:
+    """A warning for each new contact and each initial contact that gets worse."""
+    out = []
+    for c in report.contacts:
+        out.append(
+            f"contact on day {c.day} (t = {c.t_days:.2f} d): {c.moving} meets {c.other} at "
+            f"{_fmt(c.point_on_other_mm)}; the movement is blocked there"
+        )
+    for c in report.initial_contacts:
+        if c.worse_at_days is not None:
+            out.append(
+                f"{c.moving} and {c.other}, touching at day 0 at {_fmt(c.point_on_other_mm)}, "
+                f"press together from day {math.floor(c.worse_at_days + 1e-9)}"
+            )
+    return out
+
+
+def _models_match(case: Case, made: dict) -> bool:
+    """Were the models in ``models/`` made with the case's segmentation decisions?"""
+    seg = case.segmentation
+    return (
+        made.get("series_uid") == case.source.series_uid
+        and (seg.threshold_hu is None or made.get("threshold_hu") == seg.threshold_hu)
+        and made.get("separate_mandible") == seg.separate_mandible
+    )
+
+
+def build_case(case_dir: str | Path, *, progress: Progress | None = None) -> tuple[Plan, dict]:
+    """Rebuild everything derived for ``CASE_DIR``: models if needed, then ``out/``."""
+    from planner.bone.models import (
+        MODELS_DIR,
+        MODELS_REPORT,
+        build_models,
+        read_models,
+        write_models,
+    )
+
+    case_dir = Path(case_dir)
+    case = load_case(case_dir)
+    report = case_dir / MODELS_DIR / MODELS_REPORT
+    current = report.is_file() and _models_match(case, json.loads(report.read_text()))
+    if not current:
+        scan = case_dir / case.source.path  # a relative path is relative to the case
+        if not case.source.path or not scan.exists():
+            raise PlannerError(
+                f"the models must be rebuilt but the scan {case.source.path!r} is not "
+                "there; set source.path in case.json to the scan's folder"
+            )
+        result = build_models(
+            scan,
+            series_uid=case.source.series_uid or None,
+            threshold_hu=case.segmentation.threshold_hu,
+            separate_mandible=case.segmentation.separate_mandible,
+            progress=progress,
+        )
+        write_models(result, case_dir)
+    from planner.pipeline.outputs import write_plan
+
+    plan = plan_case(case, read_models(case_dir), progress=progress)
+    manifest = write_plan(plan, case_dir / OUT_DIR)
+    return plan, manifest

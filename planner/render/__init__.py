@@ -1,0 +1,1 @@
+"""Offscreen pictures of the plan: screenshots, stills, animations and the glTF scene."""

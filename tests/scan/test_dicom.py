@@ -1,0 +1,556 @@
+"""Tests for planner.scan.dicom: synthetic series with known geometry, bad inputs, real scans."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import JPEG2000Lossless, MRImageStorage, RLELossless
+
+from planner.errors import PlannerError
+from planner.scan.dicom import choose_series, list_series, load_volume
+from tests.scan.dicomfactory import (
+    normal_of,
+    sample_field,
+    series_from_template,
+    stack_positions,
+    write_dicomdir,
+    write_localizer,
+    write_non_image,
+    write_secondary_capture,
+    write_series,
+    zip_folder,
+)
+from tests.shared import SHARED_DATA
+
+DATA = SHARED_DATA / "dicom"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"real CT scans not found at {DATA}")
+
+TILT_DEG = -18.5  # like the Philips tilted phantom: column cosine (0, cos t, sin t)
+TILTED = (1.0, 0.0, 0.0, 0.0, np.cos(np.radians(TILT_DEG)), np.sin(np.radians(TILT_DEG)))
+
+
+def _oblique_orientation() -> tuple[float, ...]:
+    """Row and column cosines of a slice rotated about two axes."""
+    a, b = np.radians(25.0), np.radians(-10.0)
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    r = rx @ rz
+    return (*r[:, 0], *r[:, 1])
+
+
+def _simple_series(folder: Path, n: int = 8, shape=(12, 10), **kw) -> list[Path]:
+    hu = np.arange(n * shape[0] * shape[1], dtype=float).reshape(n, *shape) % 2000 - 1000
+    return write_series(folder, hu, **kw)
+
+
+# ---------------------------------------------------------------- geometry, known answers
+
+
+def test_known_voxel_lands_at_its_lps_position_and_affine_round_trips(tmp_path):
+    orientation = _oblique_orientation()
+    spacing = (0.8, 0.6)  # row spacing != column spacing catches i/j swaps
+    origin = np.array([10.0, -20.0, 30.0])
+    positions = stack_positions(6, origin=origin, step=1.5, orientation=orientation)
+    hu = np.full((6, 12, 20), -1000.0)
+    hu[4, 3, 7] = 1000.0  # slice k=4, row j=3, column i=7
+    write_series(tmp_path, hu, positions=positions, orientation=orientation, pixel_spacing=spacing)
+
+    vol = load_volume(tmp_path)
+
+    assert vol.shape == (20, 12, 6)
+    assert vol.hu.dtype == np.int16
+    assert vol.hu.T.flags.c_contiguous  # a view of the (nk, nj, ni) slice stack
+    assert np.argwhere(vol.hu == 1000).tolist() == [[7, 3, 4]]
+    row, col = np.array(orientation[:3]), np.array(orientation[3:])
+    expected = origin + 4 * 1.5 * normal_of(orientation) + 7 * 0.6 * row + 3 * 0.8 * col
+    np.testing.assert_allclose(vol.index_to_lps([7, 3, 4]), expected, atol=1e-4)
+    np.testing.assert_allclose(vol.spacing_mm, [0.6, 0.8, 1.5], atol=1e-5)
+    np.testing.assert_allclose(vol.direction.T @ vol.direction, np.eye(3), atol=1e-6)
+    ijk = np.random.default_rng(0).uniform(-5, 25, size=(50, 3))
+    np.testing.assert_allclose(vol.lps_to_index(vol.index_to_lps(ijk)), ijk, atol=1e-9)
+    assert vol.notes == ()
+
+
+def test_slices_sorted_by_position_not_file_name_or_instance_number(tmp_path):
+    n = 9
+    depths = np.array([3, 7, 0, 5, 1, 8, 2, 6, 4], dtype=float)  # file order != position
+    positions = stack_positions(n, origin=(0, 0, 50), step=-2.0, depths=depths)  # feet-first
+    hu = np.stack([np.full((8, 8), 10.0 * d) for d in depths])
+    names = [f"{random.Random(k).getrandbits(40):x}" for k in range(n)]  # no extensions
+    write_series(tmp_path / "a" / "b", hu, positions=positions, names=names,
+                 instance_numbers=[int(d) + 1 for d in depths])  # fmt: skip
+
+    vol = load_volume(tmp_path)
+
+    # ascending along the normal (+z): depth 8 (z=34) first, depth 0 (z=50) last
+    np.testing.assert_array_equal(vol.hu[0, 0, :], 10 * np.arange(8, -1, -1))
+    np.testing.assert_allclose(vol.origin_mm, [0, 0, 34])
+    np.testing.assert_allclose(vol.affine[:3, 2], [0, 0, 2])
+
+
+@pytest.mark.parametrize(
+    ("slope", "intercept", "unsigned", "dtype"),
+    [
+        (1.0, -1024.0, True, np.int16),  # the usual unsigned CT storage
+        (1.0, 0.0, False, np.int16),
+        (2.0, -1000.0, False, np.int16),
+        (0.5, -1024.0, False, np.float32),
+        (1.0, -1024.5, False, np.float32),
+        (3.0, 0.0, False, np.float32),  # integers, but HU up to 90000 do not fit int16
+    ],
+)
+def test_hu_conversion(tmp_path, slope, intercept, unsigned, dtype):
+    top = 90000.0 if slope == 3.0 else 3000.0
+    hu = np.linspace(-1000, top, 4 * 10 * 10).reshape(4, 10, 10)
+    hu = np.rint((hu - intercept) / slope) * slope + intercept  # representable values
+    write_series(tmp_path, hu, slope=slope, intercept=intercept, unsigned=unsigned)
+
+    vol = load_volume(tmp_path)
+
+    assert vol.hu.dtype == dtype
+    np.testing.assert_allclose(vol.hu.transpose(2, 1, 0), hu, atol=1e-3)
+
+
+@pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless], ids=["rle", "jpeg2000"])
+def test_compressed_series_decode_to_the_same_volume(tmp_path, syntax):
+    rng = np.random.default_rng(1)
+    hu = rng.integers(-1024, 2000, size=(5, 32, 40)).astype(float)
+    write_series(tmp_path / "plain", hu)
+    write_series(tmp_path / "packed", hu, transfer_syntax=syntax)
+
+    plain, packed = load_volume(tmp_path / "plain"), load_volume(tmp_path / "packed")
+
+    np.testing.assert_array_equal(packed.hu, plain.hu)
+    np.testing.assert_array_equal(packed.hu.transpose(2, 1, 0), hu)
+    np.testing.assert_allclose(packed.affine, plain.affine)
+
+
+def test_jpeg_compressed_files_decode_through_pydicom(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    template = get_testdata_file("JPGExtended.dcm")  # 12-bit JPEG (libjpeg), in pydicom
+    if template is None:
+        pytest.skip("pydicom's JPEG test file is not installed")
+    series_from_template(template, tmp_path, n=3)
+    expected = pydicom.dcmread(template).pixel_array.astype(int) - 1024
+
+    vol = load_volume(tmp_path)
+
+    assert vol.shape == (256, 1024, 3)
+    for k in range(3):
+        np.testing.assert_array_equal(vol.hu[:, :, k].T, expected)
+
+
+# ---------------------------------------------------------------- resampling
+
+
+def _tilted_series(folder: Path, field, *, n=20, shape=(40, 36), step_mm=2.0, depths=None):
+    """A gantry-tilted stack: slices oblique, positions moving along the table (z)."""
+    positions = stack_positions(
+        n, origin=(-18.0, -20.0, 0.0), step=(0.0, 0.0, step_mm), depths=depths
+    )
+    hu = sample_field(field, positions, orientation=TILTED, shape=shape)
+    write_series(folder, hu, positions=positions, orientation=TILTED, gantry_tilt_deg=TILT_DEG)
+    return positions
+
+
+def _covered(vol, positions, orientation, shape, spacing=(1.0, 1.0)):
+    """Mask of voxels whose projections lie inside both acquired slices that bracket them."""
+    pts = vol.index_to_lps(np.indices(vol.shape).reshape(3, -1).T)
+    o = np.asarray(orientation)
+    depth = positions @ normal_of(o)
+    order = np.argsort(depth)
+    below = np.searchsorted(depth[order], pts @ normal_of(o) + 1e-6, side="right") - 1
+    inside = np.ones(len(pts), bool)
+    for k in (np.clip(below, 0, len(depth) - 2), np.clip(below, 0, len(depth) - 2) + 1):
+        rel = pts - positions[order[k]]
+        ci, cj = rel @ o[:3] / spacing[1], rel @ o[3:] / spacing[0]
+        inside &= (ci > -1e-6) & (ci < shape[1] - 1 + 1e-6)
+        inside &= (cj > -1e-6) & (cj < shape[0] - 1 + 1e-6)
+    return inside.reshape(vol.shape), pts.reshape(*vol.shape, 3)
+
+
+def test_gantry_tilt_is_resampled_exactly_onto_an_orthogonal_grid(tmp_path):
+    def linear(p):
+        return 3.0 * p[..., 0] - 2.0 * p[..., 1] + 4.0 * p[..., 2] + 100.0
+
+    positions = _tilted_series(tmp_path, linear)
+    (info,) = list_series(tmp_path)
+    vol = load_volume(tmp_path)
+
+    assert info.usable and info.gantry_tilt_deg == pytest.approx(TILT_DEG, abs=0.01)
+    assert any("gantry tilt -18.5 deg corrected" in note for note in vol.notes)
+    np.testing.assert_allclose(vol.direction.T @ vol.direction, np.eye(3), atol=1e-6)
+    np.testing.assert_allclose(vol.direction[:, 2], normal_of(TILTED), atol=1e-6)
+    depth_step = 2.0 * np.cos(np.radians(TILT_DEG))
+    np.testing.assert_allclose(vol.spacing_mm, [1.0, 1.0, depth_step], atol=1e-6)
+    assert vol.shape[1] > 40  # the grid grew so that no acquired pixel is cut off
+    inside, pts = _covered(vol, positions, TILTED, (40, 36))
+    assert inside.sum() >= 0.94 * 20 * 40 * 36
+    # linear interpolation reproduces a linear field: stored-value rounding only
+    np.testing.assert_allclose(vol.hu[inside], linear(pts[inside]), atol=1.0)
+
+
+def test_gantry_tilt_keeps_a_sphere_where_it_is(tmp_path):
+    centre = np.array([0.5, -1.0, 17.0])
+
+    def blob(p):
+        return 1000.0 * np.exp(-np.sum((p - centre) ** 2, axis=-1) / (2 * 3.0**2)) - 1000.0
+
+    _tilted_series(tmp_path, blob)
+    vol = load_volume(tmp_path)
+
+    weight = vol.hu.astype(float) + 1000.0
+    ijk = np.indices(vol.shape).reshape(3, -1).T
+    found = (vol.index_to_lps(ijk) * weight.reshape(-1, 1)).sum(axis=0) / weight.sum()
+    # read as if stacked along the normal, the centre would move ~5 mm in y (shear)
+    np.testing.assert_allclose(found, centre, atol=0.15)
+
+
+def test_uneven_spacing_is_resampled_onto_a_regular_grid(tmp_path):
+    def linear(p):
+        return 50.0 * p[..., 2] + 3.0 * p[..., 0] - 500.0
+
+    gaps = np.tile([1.0, 1.3], 6)
+    depths = np.concatenate([[0.0], np.cumsum(gaps)])
+    positions = stack_positions(len(depths), origin=(-8, -8, 0), step=1.0, depths=depths)
+    hu = sample_field(linear, positions, shape=(16, 16))
+    write_series(tmp_path, hu, positions=positions)
+
+    vol = load_volume(tmp_path)
+
+    assert any("uneven slice spacing 1.00-1.30 mm" in note for note in vol.notes)
+    assert vol.shape == (16, 16, 13)
+    np.testing.assert_allclose(vol.spacing_mm[2], depths[-1] / 12)
+    pts = vol.index_to_lps(np.indices(vol.shape).reshape(3, -1).T).reshape(*vol.shape, 3)
+    np.testing.assert_allclose(vol.hu, linear(pts), atol=1.0)
+
+
+def test_tilt_and_uneven_spacing_together(tmp_path):
+    def linear(p):
+        return -2.0 * p[..., 1] + 30.0 * p[..., 2]
+
+    depths = np.concatenate([[0.0], np.cumsum(np.tile([1.0, 1.4], 5))])
+    positions = _tilted_series(tmp_path, linear, n=len(depths), depths=depths)
+    vol = load_volume(tmp_path)
+
+    assert "gantry tilt" in vol.notes[-1] and "uneven" in vol.notes[-1]
+    inside, pts = _covered(vol, positions, TILTED, (40, 36))
+    # near a slice of the uneven input, both bracketing slices cover the voxel
+    np.testing.assert_allclose(vol.hu[inside], linear(pts[inside]), atol=1.0)
+
+
+def test_slightly_uneven_positions_are_not_resampled(tmp_path):
+    jitter = np.array([0, 0.004, -0.003, 0.005, 0, -0.004, 0.002, 0])
+    positions = stack_positions(8, step=0.5, depths=np.arange(8) + jitter / 0.5)
+    positions[:, 0] += jitter[::-1]  # in-plane rounding noise
+    paths = _simple_series(tmp_path, positions=positions)
+
+    vol = load_volume(paths)
+
+    assert vol.notes == ()
+    assert vol.shape == (10, 12, 8)
+    np.testing.assert_allclose(vol.spacing_mm[2], 0.5, atol=1e-3)
+
+
+# ---------------------------------------------------------------- refusals and bad input
+
+
+def _refuse_missing_slice(folder):
+    positions = stack_positions(10, step=2.0)
+    return _simple_series(folder, n=9, positions=np.delete(positions, 5, axis=0))
+
+
+def _refuse_mixed_sizes(folder):
+    ids = _simple_series(folder, n=5, series_uid="1.2.3.4.5.6.7", description="MIXED")
+    write_series(folder, np.zeros((1, 14, 10)), positions=stack_positions(6)[5:],
+                 series_uid="1.2.3.4.5.6.7", description="MIXED", names=["extra"])  # fmt: skip
+    return ids
+
+
+def _refuse_two_orientations(folder):
+    _simple_series(folder, n=4, shape=(10, 10), series_uid="1.2.3.9", description="TWO")
+    pos = stack_positions(4, origin=(0, 0, 20), orientation=TILTED)
+    _simple_series(folder, n=4, shape=(10, 10), series_uid="1.2.3.9", description="TWO",
+                   orientation=TILTED, positions=pos, names=[f"t{k}" for k in range(4)])  # fmt: skip
+
+
+def _refuse_duplicates(folder):
+    positions = stack_positions(6)
+    positions[3] = positions[2]
+    _simple_series(folder, n=6, positions=positions)
+
+
+def _refuse_mixed_spacing(folder):
+    _simple_series(folder, n=4, series_uid="1.2.3.8", description="SPACING")
+    _simple_series(folder, n=1, series_uid="1.2.3.8", description="SPACING",
+                   positions=stack_positions(5)[4:], pixel_spacing=(0.7, 0.7), names=["x"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "phrase"),
+    [
+        (_refuse_missing_slice, "missing slices: a 4.00 mm gap after position 8.00 mm"),
+        (_refuse_mixed_sizes, "mixed image sizes (10x12, 10x14)"),
+        (_refuse_two_orientations, "several stacks in one series (2 slice orientations)"),
+        (_refuse_duplicates, "several stacks in one series (2 slices at repeated positions)"),
+        (_refuse_mixed_spacing, "mixed pixel spacing"),
+    ],
+    ids=["missing", "sizes", "orientations", "duplicates", "spacing"],
+)
+def test_a_series_that_is_not_one_complete_stack_is_refused(tmp_path, make, phrase):
+    make(tmp_path)
+    (info,) = list_series(tmp_path)
+    assert not info.usable and phrase in info.reason
+
+    with pytest.raises(PlannerError) as err:
+        load_volume(tmp_path)
+    message = str(err.value)
+    assert phrase in message and "\n" not in message
+    assert f"'{info.description}' (...{info.uid[-6:]})" in message
+
+
+def _truncate_one(folder, syntax=None):
+    paths = _simple_series(folder / "series", n=4, shape=(32, 32), transfer_syntax=syntax)
+    data = paths[2].read_bytes()
+    paths[2].write_bytes(data[: len(data) - 300])
+    return paths[2].name
+
+
+BAD_INPUTS = {
+    "missing": (lambda d: d / "nowhere", "does not exist"),
+    "empty": (lambda d: d, "is empty"),
+    "not dicom": (
+        lambda d: [(d / "a.txt").write_text("hello"), (d / "b").write_bytes(bytes(400))] and d,
+        "no DICOM file in",
+    ),
+    "truncated": (lambda d: _truncate_one(d) and d, "file CT0002.dcm is truncated"),
+    "truncated rle": (
+        lambda d: _truncate_one(d, RLELossless) and d,
+        "cannot read the pixel data of file CT0002.dcm",
+    ),
+    "single slice": (lambda d: _simple_series(d, n=1) and d, "only a single CT slice was found"),
+    "rtstruct": (lambda d: write_non_image(d) and d, "only a non-image RTSTRUCT object"),
+    "sr only": (lambda d: write_non_image(d, modality="SR") and d, "non-image SR object"),
+    "localizer": (lambda d: write_localizer(d) and d, "only a localizer (1 image) was found"),
+    "secondary capture": (
+        lambda d: write_secondary_capture(d) and d,
+        "only a secondary capture (3 images) was found",
+    ),
+    "localizer and report": (
+        lambda d: [write_localizer(d), write_secondary_capture(d)] and d,
+        "only a localizer (1 image) and a secondary capture (3 images) were found",
+    ),
+    "empty zip": (lambda d: zip_folder(d, d.parent / "e.zip"), "is an empty zip archive"),
+    "mr only": (
+        lambda d: _simple_series(d, modality="MR", sop_class=MRImageStorage) and d,
+        "images: not CT (MR)) was found",
+    ),
+}
+
+
+@pytest.mark.parametrize(("make", "phrase"), BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_gives_one_helpful_line(tmp_path, make, phrase):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    target = make(folder)
+
+    with pytest.raises(PlannerError) as err:
+        load_volume(target)
+    message = str(err.value)
+    assert phrase in message
+    assert "\n" not in message
+    assert str(tmp_path / "in" / "series") not in message  # broken files by name only
+
+
+# ---------------------------------------------------------------- inputs and choosing
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A study folder: localizer, report pages, RTSTRUCT, a 2 mm and two 1 mm CT series."""
+    root = tmp_path / "study"
+    write_localizer(root / "S1")
+    write_secondary_capture(root / "S9")
+    write_non_image(root / "RT")
+    rng = np.random.default_rng(5)
+    uids = {}
+    for name, n, step in [("THICK", 8, 2.0), ("THIN", 14, 1.0), ("THIN SHORT", 10, 1.0)]:
+        hu = rng.integers(-1000, 1500, size=(n, 16, 12)).astype(float)
+        paths = write_series(root / name, hu, positions=stack_positions(n, step=step),
+                             description=name, names=[f"I{10 * k}" for k in range(n)])  # fmt: skip
+        uids[name] = str(pydicom.dcmread(paths[0]).SeriesInstanceUID)
+    (root / "notes.txt").write_text("not DICOM")
+    return root, uids
+
+
+def test_list_and_choose_series(study):
+    root, uids = study
+    calls = []
+    infos = list_series(root, progress=lambda done, total: calls.append((done, total)))
+
+    assert len(infos) == 6
+    by_desc = {s.description: s for s in infos}
+    assert by_desc["SCOUT"].is_localizer and not by_desc["SCOUT"].usable
+    assert by_desc["Exam Summary"].is_secondary_capture and not by_desc["Exam Summary"].usable
+    assert by_desc["contours"].n_images == 0 and not by_desc["contours"].usable
+    thin = by_desc["THIN"]
+    assert thin.usable and thin.n_images == 14 and thin.image_size == (16, 12)
+    assert thin.slice_spacing_mm == pytest.approx(1.0) and thin.kernel == "FC30"
+    assert thin.plane == "axial" and by_desc["THICK"].slice_spacing_mm == pytest.approx(2.0)
+    assert choose_series(infos).uid == uids["THIN"]  # thinnest, then more slices
+    assert calls[-1][0] == calls[-1][1] == len(calls)
+
+
+def test_load_volume_chooses_or_takes_the_named_series(study):
+    root, uids = study
+    calls = []
+    chosen = load_volume(root, progress=lambda done, total: calls.append((done, total)))
+    thick = load_volume(root, series_uid=uids["THICK"])
+    by_suffix = load_volume(root, series_uid=uids["THICK"][-10:])
+
+    assert chosen.series_uid == uids["THIN"] and chosen.description == "THIN"
+    assert chosen.modality == "CT" and chosen.shape == (12, 16, 14)
+    assert "skipped 1 non-DICOM file" in chosen.notes
+    assert any("chose series 'THIN'" in note for note in chosen.notes)
+    assert thick.shape == (12, 16, 8) and thick.spacing_mm[2] == pytest.approx(2.0)
+    np.testing.assert_array_equal(by_suffix.hu, thick.hu)
+    fractions = [d / t for d, t in calls]
+    assert calls[-1][0] == calls[-1][1] and fractions == sorted(fractions)
+    with pytest.raises(PlannerError, match=r"series '9\.9\.9' is not in"):
+        load_volume(root, series_uid="9.9.9")
+    loc = next(s for s in list_series(root) if s.is_localizer)
+    with pytest.raises(PlannerError, match="localizer"):
+        load_volume(root, series_uid=loc.uid)
+
+
+def test_axial_preferred_to_a_thinner_coronal_reformat(tmp_path):
+    coronal = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+    _simple_series(tmp_path / "cor", n=6, orientation=coronal,
+                   positions=stack_positions(6, step=0.5, orientation=coronal))  # fmt: skip
+    _simple_series(tmp_path / "ax", n=6, description="AXIAL CT")
+    assert sorted(s.plane for s in list_series(tmp_path)) == ["axial", "coronal"]
+    assert choose_series(list_series(tmp_path)).description == "AXIAL CT"
+
+
+def test_folder_zip_dicomdir_and_file_list_give_the_same_volume(tmp_path, monkeypatch):
+    staging = tmp_path / "staging"  # pydicom's FileSet stages files in a temporary folder
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    rng = np.random.default_rng(2)
+    hu = rng.integers(-1000, 1000, size=(6, 16, 16)).astype(float)
+    names = [f"I{k}" for k in (30, 10, 50, 20, 60, 40)]
+    files = write_series(tmp_path / "disk" / "DATA" / "S1", hu, names=names, patient_id="SYNTH01")
+    (tmp_path / "disk" / "readme.txt").write_text("junk")
+    archive = zip_folder(tmp_path / "disk", tmp_path / "export.zip")
+    dicomdir = write_dicomdir(tmp_path / "media", files)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    reference = load_volume(tmp_path / "disk")
+    for source in [archive, dicomdir, dicomdir.parent, files[::-1]]:
+        vol = load_volume(source)
+        np.testing.assert_array_equal(vol.hu, reference.hu)
+        np.testing.assert_allclose(vol.affine, reference.affine)
+    assert list(scratch.iterdir()) == []  # the zip's temporary folder is gone
+    assert "skipped 1 non-DICOM file" in reference.notes
+    everything = repr(list_series(dicomdir)) + repr(reference.notes) + reference.description
+    assert "SYNTH01" not in everything
+
+
+# ---------------------------------------------------------------- real scans
+
+
+@needs_data
+def test_skull_ct_loads_with_known_size_spacing_and_air():
+    vol = load_volume(DATA / "skull-ct-0051")
+
+    assert vol.shape == (256, 256, 108) and vol.hu.dtype == np.int16
+    np.testing.assert_allclose(vol.spacing_mm, [0.957031, 0.957031, 1.5], atol=1e-6)
+    corners = vol.hu[:20, :20, :]  # outside the head
+    assert -1010 < np.median(corners) < -980
+    assert 800 < np.percentile(vol.hu, 99.9) < 2500  # cortical bone
+    assert "INV0051" not in repr(vol.notes) + vol.description  # the header's patient name
+
+
+@needs_data
+@pytest.mark.parametrize("patient", ["pt_6", "pt_9", "pt_12", "pt_17"])
+def test_headneck_series_load_128_cubed(patient):
+    vol = load_volume(DATA / "headneck-ct" / patient)
+    assert vol.shape == (128, 128, 128)
+    assert -1100 < np.median(vol.hu[:8, :8, :]) < -900
+
+
+@needs_data
+@pytest.mark.slow
+def test_phantom_study_picks_the_thin_bone_kernel_series():
+    study = DATA / "head-phantom-study"
+    infos = {s.number: s for s in list_series(study)}
+
+    assert sorted(infos) == [100, 201, 203, 401]
+    assert infos[100].is_localizer and not infos[100].usable  # S1000
+    assert infos[401].is_secondary_capture and not infos[401].usable  # S4010
+    assert infos[201].usable and infos[201].slice_spacing_mm == pytest.approx(5.0)
+    s2030 = choose_series(list(infos.values()))
+    assert s2030 is infos[203]
+    assert (s2030.description, s2030.kernel) == ("BONE BRAIN 1MM", "YA")
+    assert (s2030.n_images, s2030.image_size) == (140, (512, 512))  # 141 files with DIRFILE
+    vol = load_volume(study / "DIRFILE")  # the scanner's own directory file
+    assert vol.series_uid == s2030.uid and vol.shape == (512, 512, 140)
+    np.testing.assert_allclose(vol.spacing_mm, [0.451172, 0.451172, 1.0], atol=1e-6)
+
+
+@needs_data
+@pytest.mark.slow
+def test_tilted_phantom_lands_on_the_untilted_scan():
+    """Same phantom, same frame of reference, 7 minutes apart: bone must meet bone.
+
+    Read naively (slices stacked along their normal) only about a third of the tilted
+    scan's bone voxels fall on bone in the untilted 1 mm scan; corrected, over 90% do.
+    """
+    from scipy import ndimage
+
+    (info,) = list_series(DATA / "head-phantom-tilted")
+    tilted = load_volume(DATA / "head-phantom-tilted")
+    straight = load_volume(DATA / "head-phantom-study")
+
+    assert info.gantry_tilt_deg == pytest.approx(-18.5, abs=0.05) and info.n_images == 54
+    assert any("gantry tilt -18.5 deg corrected" in note for note in tilted.notes)
+    np.testing.assert_allclose(tilted.direction.T @ tilted.direction, np.eye(3), atol=1e-6)
+    bone = tilted.index_to_lps(np.argwhere(tilted.hu > 400))
+    idx = straight.lps_to_index(bone)
+    inside = np.all((idx >= 0) & (idx <= np.array(straight.shape) - 1), axis=1)
+    assert inside.sum() > 300_000
+    there = ndimage.map_coordinates(straight.hu, idx[inside].T, order=1)
+    assert np.mean(there > 300) > 0.9
+
+
+def test_missing_rescale_is_noted(tmp_path):
+    paths = _simple_series(tmp_path, n=3, intercept=0.0)
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        del ds.RescaleSlope, ds.RescaleIntercept
+        ds.save_as(p)
+
+    vol = load_volume(tmp_path)
+
+    assert vol.hu.min() == -1000 and vol.hu.dtype == np.int16
+    assert any("no RescaleSlope/RescaleIntercept" in note for note in vol.notes)
+
+
+def test_a_series_copied_twice_is_read_once(tmp_path):
+    files = _simple_series(tmp_path / "a", n=5)
+    for f in files:
+        (tmp_path / "copy").mkdir(exist_ok=True)
+        (tmp_path / "copy" / f.name).write_bytes(f.read_bytes())
+
+    vol = load_volume(tmp_path)
+
+    assert vol.shape == (10, 12, 5)
+    assert "ignored 5 duplicate copies of images" in vol.notes
