@@ -30,6 +30,13 @@ def add_commands(sub) -> None:
     p = sub.add_parser("demo", help="build and plan the built-in synthetic sample case")
     p.add_argument("out_dir", type=path_arg, metavar="OUT_DIR")
     p.add_argument("--force", action="store_true", help="replace an existing OUT_DIR")
+    p.add_argument(
+        "--case",
+        type=path_arg,
+        metavar="CASE_JSON",
+        help="plan the sample with this case.json's decisions instead of the built-in "
+        "bilateral plan (e.g. samples/hfm-curvilinear/case.json)",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -173,7 +180,9 @@ def _demo(args: argparse.Namespace, out) -> int:
     t0 = time.perf_counter()
     out.print(f"planner demo: {DISCLAIMER}")
     with Progress(out) as progress:
-        result = run_demo(args.out_dir, overwrite=args.force, progress=progress)
+        result = run_demo(
+            args.out_dir, overwrite=args.force, case_file=args.case, progress=progress
+        )
     from planner.cli.scan import print_models
 
     print_models(out, result.models)

@@ -16,7 +16,7 @@ import numpy as np
 
 from planner.errors import PlannerError
 
-__all__ = ["DemoResult", "demo_case", "run_demo"]
+__all__ = ["DemoResult", "demo_case", "run_demo", "sample_case"]
 
 # The demo's devices are placed as a surgeon might place them by hand: each vector turned
 # this far toward the midline, so the bilateral check has something to report.
@@ -100,16 +100,46 @@ def demo_case(truth, *, source_path: str, series_uid: str, threshold_hu: float):
     )
 
 
+def sample_case(case_file: str | Path, *, series_uid: str):
+    """The decisions of ``case_file``, with their source pointed at the demo's sample CT."""
+    import dataclasses
+    import json
+
+    from planner.plan.case import Source, case_from_dict
+
+    path = Path(case_file)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlannerError(f"--case {path}: cannot read it as a case.json ({exc})") from None
+    case = case_from_dict(data)
+    return dataclasses.replace(case, source=Source(path="../dicom", series_uid=series_uid))
+
+
 def run_demo(
     out_dir: str | Path,
     *,
     overwrite: bool = False,
+    case_file: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> DemoResult:
     """Generate the sample CT, segment it, plan it and build every output into ``out_dir``.
 
     Nothing is left half-written: the demo is made in a temporary folder beside
     ``out_dir`` and moved into place at the end.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to create (``dicom/`` and ``case/`` inside it).
+    overwrite : bool
+        Replace a non-empty ``out_dir``.
+    case_file : path, optional
+        A ``case.json`` whose decisions replace the built-in bilateral plan (for example
+        one of the project's ``samples/`` cases); its ``source`` is pointed at the sample
+        CT written here.
+    progress : callable, optional
+        ``progress(task, done, total)``.
     """
     from planner.bone.models import build_models, read_models, write_models
     from planner.fileio import atomic_dir
@@ -132,12 +162,15 @@ def run_demo(
         )
         models = build_models(tmp / "dicom", progress=progress)
         case_dir = tmp / "case"
-        case = demo_case(
-            head.truth,
-            source_path="../dicom",
-            series_uid=models.series_uid,
-            threshold_hu=models.threshold_hu,
-        )
+        if case_file is None:
+            case = demo_case(
+                head.truth,
+                source_path="../dicom",
+                series_uid=models.series_uid,
+                threshold_hu=models.threshold_hu,
+            )
+        else:
+            case = sample_case(case_file, series_uid=models.series_uid)
         write_models(models, case_dir)
         save_case(case, case_dir)
         plan = plan_case(case, read_models(case_dir), progress=progress)
