@@ -4,8 +4,11 @@ The floor, measured in the same run on the same files: reading the files' bytes 
 VTK flying-edges isosurface of the volume. Also the peer ``dicom2stl`` (PyPI) on the same
 series, when installed (``pip install '.[bench]'``). Each timed command runs in its own
 process, so its peak memory (max RSS) is its own; the volume's size is printed beside it.
+The same figures are then printed for the phantom's 1 mm series
+(``../shared/data/dicom/head-phantom-study/S2030``) when it is there.
 
-Goals (issue 2): segment ≤ 3× the floor; peak memory ≤ 4× the volume.
+Goals (issues 2 and 7): segment ≤ 3× the floor and ≥ 3× as fast as dicom2stl; peak memory
+≤ 4× the volume above the interpreter and libraries; the deviation bound kept.
 
 Usage::
 
@@ -28,11 +31,12 @@ import json, resource, sys, time
 from pathlib import Path
 import numpy as np
 t0 = time.perf_counter()
+ni, nj = (int(v) for v in sys.argv[2:4])
 files = sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_file())
-blobs = [p.read_bytes() for p in files]
+blobs = [b for b in (p.read_bytes() for p in files) if len(b) > ni * nj * 2]
 t_read = time.perf_counter() - t0
 # the volume as the isosurface sees it: pixel bytes are the last rows*cols*2 of each file
-ni, nj, nk = (int(v) for v in sys.argv[2:5])
+nk = len(blobs)
 vol = np.empty((nk, nj, ni), np.int16)
 for k, b in enumerate(blobs):
     vol[k] = np.frombuffer(b[-ni * nj * 2:], np.int16).reshape(nj, ni)
@@ -75,11 +79,81 @@ def median(values):
     return values[len(values) // 2]
 
 
+def run_case(series: Path, ni: int, nj: int, volume_bytes: int, work: Path, repeat: int) -> int:
+    """Floor, planner segment and dicom2stl on one series; prints the figures."""
+    floors, segs = [], []
+    for _ in range(repeat):
+        floors.append(run_json(FLOOR, str(series), str(ni), str(nj)))
+        segs.append(run_json(SEGMENT, str(series), str(work / "case")))
+        if segs[-1]["code"] != 0:
+            print("planner segment failed", file=sys.stderr)
+            return 1
+    base = run_json(IMPORTS)
+    floor = median([f["read"] + f["iso"] for f in floors])
+    seg = median([s["seconds"] for s in segs])
+    seg_rss = median([s["rss"] for s in segs])
+    print(
+        f"floor (read bytes + flying edges): {floor:.2f} s "
+        f"(read {median([f['read'] for f in floors]):.2f} s, "
+        f"isosurface {median([f['iso'] for f in floors]):.2f} s, "
+        f"{floors[0]['triangles']:,} triangles)"
+    )
+    print(
+        f"planner segment:                  {seg:.2f} s  → {seg / floor:.2f}× the floor "
+        "(goal ≤ 3×)"
+    )
+    print(
+        f"peak memory: {seg_rss / 2**20:.0f} MiB = {seg_rss / volume_bytes:.2f}× the volume; "
+        f"of which {base['rss'] / 2**20:.0f} MiB is the interpreter and libraries → "
+        f"{(seg_rss - base['rss']) / volume_bytes:.2f}× the volume above that (goal ≤ 4×)"
+    )
+    report = json.loads((work / "case" / "models" / "models.json").read_text())
+    for m in report["models"]:
+        print(
+            f"  {m['name']}: {m['triangles']:,} triangles, {m['volume_mm3'] / 1000:.1f} cm³, "
+            f"watertight on disk {'yes' if m['watertight'] else 'NO'}, "
+            f"deviation {m['deviation_mean_mm']}/{m['deviation_max_mm']} mm (bound 1.5)"
+        )
+    print("  seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
+
+    exe = shutil.which("dicom2stl")
+    if not exe:
+        print("peer dicom2stl: not installed (pip install '.[bench]')")
+        return 0
+    t = time.perf_counter()
+    peer_stl = work / "peer.stl"
+    peer_stl.unlink(missing_ok=True)
+    proc = subprocess.run(
+        ["/usr/bin/env", "time", "-f", "%M", exe, "-t", "bone", "-o", str(peer_stl), str(series)],
+        capture_output=True,
+        text=True,
+    )
+    peer = time.perf_counter() - t
+    try:
+        peer_rss = int(proc.stderr.strip().splitlines()[-1]) * 1024
+        mem = f", {peer_rss / 2**20:.0f} MiB"
+    except (ValueError, IndexError):
+        mem = ""
+    ok = proc.returncode == 0 and peer_stl.is_file()
+    status = "ok" if ok else f"failed ({proc.returncode}, no STL written)"
+    print(
+        f"peer dicom2stl -t bone:           {peer:.2f} s{mem} {status} "
+        f"→ planner is {peer / seg:.2f}× as fast (goal ≥ 3×)"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", nargs=3, type=int, default=(512, 512, 300))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the series in this folder")
+    parser.add_argument(
+        "--phantom",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared/data/dicom/head-phantom-study/S2030",
+        help="the phantom's 1 mm series (skipped when absent)",
+    )
     args = parser.parse_args()
 
     from planner.samples import make_head, write_ct_series
@@ -99,76 +173,25 @@ def main() -> int:
             f"made in {time.perf_counter() - t:.1f} s"
         )
         del head
+        code = run_case(series, ni, nj, volume_bytes, work, args.repeat)
+        if code == 0 and args.phantom.is_dir():
+            from planner.scan.dicom import load_volume
 
-        floors, segs = [], []
-        for _ in range(args.repeat):
-            floors.append(run_json(FLOOR, str(series), str(ni), str(nj), str(nk)))
-            segs.append(run_json(SEGMENT, str(series), str(work / "case")))
-            if segs[-1]["code"] != 0:
-                print("planner segment failed", file=sys.stderr)
-                return 1
-        base = run_json(IMPORTS)
-        floor = median([f["read"] + f["iso"] for f in floors])
-        seg = median([s["seconds"] for s in segs])
-        seg_rss = median([s["rss"] for s in segs])
-        print(
-            f"floor (read bytes + flying edges): {floor:.2f} s "
-            f"(read {median([f['read'] for f in floors]):.2f} s, "
-            f"isosurface {median([f['iso'] for f in floors]):.2f} s, "
-            f"{floors[0]['triangles']:,} triangles)"
-        )
-        print(
-            f"planner segment:                  {seg:.2f} s  → {seg / floor:.2f}× the floor "
-            "(goal ≤ 3×)"
-        )
-        print(
-            f"peak memory: {seg_rss / 2**20:.0f} MiB = {seg_rss / volume_bytes:.2f}× the volume "
-            f"(goal ≤ 4×); of which {base['rss'] / 2**20:.0f} MiB is the interpreter and "
-            f"libraries → {(seg_rss - base['rss']) / volume_bytes:.2f}× the volume above that"
-        )
-        report = json.loads((work / "case" / "models" / "models.json").read_text())
-        for m in report["models"]:
+            phantom = load_volume(args.phantom)
+            pi, pj, pk = phantom.shape
             print(
-                f"  {m['name']}: {m['triangles']:,} triangles, {m['volume_mm3'] / 1000:.1f} cm³, "
-                f"deviation {m['deviation_mean_mm']}/{m['deviation_max_mm']} mm"
+                f"\nphantom {args.phantom.name}: {pi}×{pj}×{pk} {phantom.hu.dtype} "
+                f"({phantom.hu.nbytes / 2**20:.0f} MiB), spacing "
+                f"{phantom.spacing_mm.round(3).tolist()} mm"
             )
-        print("  seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
-
-        exe = shutil.which("dicom2stl")
-        if exe:
-            t = time.perf_counter()
-            proc = subprocess.run(
-                [
-                    "/usr/bin/env",
-                    "time",
-                    "-f",
-                    "%M",
-                    exe,
-                    "-t",
-                    "bone",
-                    "-o",
-                    str(work / "peer.stl"),
-                    str(series),
-                ],
-                capture_output=True,
-                text=True,
-            )
-            peer = time.perf_counter() - t
-            try:
-                peer_rss = int(proc.stderr.strip().splitlines()[-1]) * 1024
-                mem = f", {peer_rss / 2**20:.0f} MiB"
-            except (ValueError, IndexError):
-                mem = ""
-            status = "ok" if proc.returncode == 0 else f"failed ({proc.returncode})"
-            print(
-                f"peer dicom2stl -t bone:           {peer:.2f} s{mem} {status} "
-                f"→ planner is {peer / seg:.2f}× as fast"
-            )
-        else:
-            print("peer dicom2stl: not installed (pip install '.[bench]')")
+            nbytes = pi * pj * pk * 2
+            del phantom
+            code = run_case(args.phantom, pi, pj, nbytes, work, args.repeat)
+        elif code == 0:
+            print(f"phantom series not found at {args.phantom}: skipped")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ every output for it. A test checks that the files here are what this script writ
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -65,6 +64,9 @@ def hfm_curvilinear() -> dict:
             "curve_toward": [0.0, -1.0, 0.0],
         }
     ]
+    data["guides"] = [
+        dict(g, distractor="right") for g in data.get("guides", []) if g["osteotomy"] == "ramus_right"
+    ]
     data["protocol"].update(latency_days=5.0, rate_mm_per_day=1.0, activations_per_day=2)
     data["protocol"]["consolidation_days"] = 56.0
     return data
@@ -75,9 +77,9 @@ CASES = {"bilateral-mandible": bilateral_mandible, "hfm-curvilinear": hfm_curvil
 
 def render(data: dict) -> str:
     """The text of a case file as the project writes it."""
-    from planner.plan.case import case_from_dict, case_to_dict
+    from planner.plan.case import case_from_dict, case_to_dict, readable_json
 
-    return json.dumps(case_to_dict(case_from_dict(data)), indent=2) + "\n"
+    return readable_json(case_to_dict(case_from_dict(data)))
 
 
 def main() -> int:

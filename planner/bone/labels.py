@@ -1,8 +1,9 @@
 """Bone segmentation: a CT volume -> labelled bone (skull, mandible).
 
 The steps are: a bone threshold (300 HU on CT, found from the histogram where bone reads
-low) -> connected components -> keep the patient's bone (drop the head holder, the table
-and small islands) -> split the mandible from the skull where the two touch at scan
+low) -> connected components -> keep the patient's bone (equipment judged by shape and
+place, and small islands, are removed and listed with their reasons:
+:mod:`planner.bone.patient`) -> split the mandible from the skull where the two touch at scan
 resolution (teeth in occlusion, condyles in their fossae) with a marker-based watershed on
 the distance transform (:mod:`planner.bone.mandible`). The mandible's marker is found
 anatomically, in patient LPS coordinates: it is the U-shaped arch, open towards the back,
@@ -14,19 +15,21 @@ Labels: 0 no bone, 1 skull (with any other bone kept), 2 mandible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from planner.bone.mandible import _dilate, _grow, _refine_contacts, _separate_mandible
+from planner.bone.grid import Grid
+from planner.bone.mandible import find_mandible
+from planner.bone.patient import RemovedPiece, sort_pieces
 from planner.errors import PlannerError
+from planner.progress import ProgressFn
 from planner.scan.volume import Volume, c_frame
 
 __all__ = [
     "LABEL_NAMES",
-    "Segmentation",
+    "BoneLabels",
     "ThresholdResult",
     "bone_threshold",
     "segment_bone",
@@ -34,10 +37,6 @@ __all__ = [
 
 LABEL_NAMES = {1: "skull", 2: "mandible"}
 
-Progress = Callable[[str, int, int], None]
-
-_AIR_HU = -400.0  # below this a voxel is air, foam or lung, not the patient's soft tissue
-_OUTSIDE = 0.45  # a piece whose surroundings are more air than this is not the patient
 _WORK_MM = 1.0  # voxel size sought for the mandible search (integer block factors)
 
 
@@ -61,7 +60,7 @@ class ThresholdResult:
 
 
 @dataclass(frozen=True, eq=False)
-class Segmentation:
+class BoneLabels:
     """Labelled bone on the volume's voxel grid.
 
     Parameters
@@ -78,6 +77,13 @@ class Segmentation:
         What the segmentation did that a user should know.
     volume_mm3 : dict of int to float
         Volume of each label (voxel count times voxel volume), mm³.
+    bone_mm3 : float
+        All bone above the threshold before anything was removed (voxels), mm³: the
+        labels plus ``removed``.
+    removed : tuple of RemovedPiece
+        Equipment and islands left out of the labels, each with its reason.
+    warnings : tuple of str
+        What the user must know and act on (say, no mandible made: why, and what to do).
     """
 
     labels: np.ndarray
@@ -86,6 +92,9 @@ class Segmentation:
     mandible_found: bool
     notes: tuple[str, ...]
     volume_mm3: dict[int, float]
+    bone_mm3: float = float("nan")
+    removed: tuple[RemovedPiece, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def _half_level(value: float) -> float:
@@ -168,64 +177,6 @@ def bone_threshold(volume: Volume, *, default_hu: float = 300.0) -> ThresholdRes
 # --- grids ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """A block grid over a C-ordered array: ``factors`` voxels per block along each axis."""
-
-    shape: tuple[int, int, int]  # full-resolution shape
-    factors: tuple[int, int, int]
-    affine: np.ndarray  # full-resolution index -> LPS
-
-    @property
-    def work_affine(self) -> np.ndarray:
-        """Block index -> LPS of the block's centre."""
-        f = np.array(self.factors, dtype=float)
-        a = self.affine.copy()
-        a[:3, :3] = self.affine[:3, :3] * f
-        a[:3, 3] = self.affine[:3, 3] + self.affine[:3, :3] @ ((f - 1) / 2)
-        return a
-
-    @property
-    def work_spacing(self) -> np.ndarray:
-        return np.linalg.norm(self.work_affine[:3, :3], axis=0)
-
-    def block_count(self, mask: np.ndarray) -> np.ndarray:
-        """Number of set voxels in each block, uint8."""
-        pad = [(0, (-n) % f) for n, f in zip(mask.shape, self.factors, strict=True)]
-        a = np.pad(mask, pad) if any(p[1] for p in pad) else mask
-        a = a.view(np.uint8)
-        for axis, f in enumerate(self.factors):
-            if f == 1:
-                continue
-            split = a.reshape((*a.shape[:axis], a.shape[axis] // f, f, *a.shape[axis + 1 :]))
-            pre = (slice(None),) * (axis + 1)
-            out = split[(*pre, 0)].copy()
-            for q in range(1, f):
-                out += split[(*pre, q)]
-            a = out
-        return a if a is not mask.view(np.uint8) else a.copy()
-
-    def restrict(self, mask: np.ndarray, blocks: np.ndarray) -> None:
-        """``mask &= upsample(blocks)`` in place, a row of blocks at a time (little memory)."""
-        f0 = self.factors[0]
-        for b in range(blocks.shape[0]):
-            rows = mask[b * f0 : (b + 1) * f0]
-            if rows.size:
-                plane = blocks[b]
-                for axis, f in ((0, self.factors[1]), (1, self.factors[2])):
-                    if f > 1:
-                        plane = np.repeat(plane, f, axis=axis)
-                rows &= plane[: mask.shape[1], : mask.shape[2]]
-
-    def upsample(self, blocks: np.ndarray) -> np.ndarray:
-        """A block mask at full resolution."""
-        out = blocks
-        for axis, f in enumerate(self.factors):
-            if f > 1:
-                out = np.repeat(out, f, axis=axis)
-        return out[: self.shape[0], : self.shape[1], : self.shape[2]]
-
-
 def _work_factors(spacing: np.ndarray) -> tuple[int, int, int]:
     return tuple(max(1, min(6, round(_WORK_MM / float(s)))) for s in spacing)  # type: ignore[return-value]
 
@@ -242,68 +193,15 @@ def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _keep_patient(
-    hu: np.ndarray, counts: np.ndarray, grid: _Grid, min_island_mm3: float, notes: list[str]
-) -> np.ndarray | None:
-    """Block mask of the patient's bone, or None when every piece is kept.
+    hu: np.ndarray, counts: np.ndarray, grid: Grid, min_island_mm3: float, notes: list[str]
+) -> tuple[np.ndarray | None, list[RemovedPiece]]:
+    """Block mask of the patient's bone (None: every piece kept) and what was removed.
 
-    Components are found on the block grid (a block with any bone is set): small islands
-    and objects lying in air (a head holder, the table) are dropped.
+    Equipment is judged by shape and place, islands by size (:mod:`planner.bone.patient`).
     """
-    comps, n = _label(counts > 0)
-    if n <= 1:
-        return None
-    sizes = np.bincount(comps.ravel(), weights=counts.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    vox = float(abs(np.linalg.det(grid.affine[:3, :3])))
-    small = (sizes * vox < min_island_mm3) & (sizes > 0)
-    objects = ndi.find_objects(comps)
-    order = [int(c) for c in np.argsort(sizes)[::-1] if sizes[c] > 0]
-    big = [c for c in order if not small[c]] or order[:1]
-    small[big] = False
-    largest = big[0]
-    sampled = hu[:: grid.factors[0], :: grid.factors[1], :: grid.factors[2]]
-    steps = np.maximum(np.round(2.5 / grid.work_spacing), 1).astype(int)
-
-    def air_fraction(c: int) -> float:
-        box = _grow(objects[c - 1], steps, comps.shape)
-        # every other block of a large box is plenty for a fraction
-        stride = 2 if np.prod([s.stop - s.start for s in box]) > 4_000_000 else 1
-        box = tuple(slice(s.start, s.stop, stride) for s in box)
-        inside = comps[box] == c
-        shell = _dilate(inside, np.maximum(steps // stride, 1)) & ~inside
-        n_shell = np.count_nonzero(shell)
-        return np.count_nonzero(sampled[box][shell] < _AIR_HU) / n_shell if n_shell else 0.0
-
-    outside = []
-    if air_fraction(largest) > 0.75:
-        # a dry skull or a phantom: everything lies in air; keep what lies within its box
-        box = objects[largest - 1]
-        for c in big[1:]:
-            inner = np.count_nonzero(comps[box] == c)
-            if inner < 0.5 * np.count_nonzero(comps[objects[c - 1]] == c):
-                outside.append(c)
-        notes.append("the bone lies in air (a dry skull or a phantom?)")
-    else:
-        outside = [c for c in big[1:] if air_fraction(c) > _OUTSIDE]
-    if outside:
-        cm3 = float(sizes[outside].sum()) * vox / 1000.0
-        noun = "object" if len(outside) == 1 else "objects"
-        notes.append(
-            f"removed {len(outside)} {noun} not part of the patient (head holder or table?), "
-            f"{cm3:.1f} cm³"
-        )
-    if small.any():
-        k = int(small.sum())
-        notes.append(
-            f"removed {k} small {'island' if k == 1 else 'islands'} under {min_island_mm3:g} mm³ "
-            f"({float(sizes[small].sum()) * vox / 1000.0:.2f} cm³ in all)"
-        )
-    if not outside and not small.any():
-        return None
-    keep = np.zeros(n + 1, dtype=bool)
-    keep[big] = True
-    keep[outside] = False
-    return keep[comps]
+    keep, removed, more = sort_pieces(hu, counts, grid, min_island_mm3)
+    notes.extend(more)
+    return keep, removed
 
 
 # --- the whole step -------------------------------------------------------------------------
@@ -315,8 +213,9 @@ def segment_bone(
     threshold_hu: float | None = None,
     separate_mandible: bool = True,
     min_island_mm3: float = 100.0,
-    progress: Progress | None = None,
-) -> Segmentation:
+    mandible_at: tuple[float, float, float] | None = None,
+    progress: ProgressFn | None = None,
+) -> BoneLabels:
     """Label the bone of a head CT: skull and, where it can be separated, mandible.
 
     Parameters
@@ -330,12 +229,15 @@ def segment_bone(
         Try to give the mandible its own label.
     min_island_mm3 : float
         Pieces of bone smaller than this are dropped as noise, mm³.
+    mandible_at : (3,) float, optional
+        A point on the chin, LPS mm, given by the user: the mandible is seeded there
+        (:func:`planner.bone.mandible.find_mandible`).
     progress : callable(task: str, done: int, total: int), optional
         Called as the steps complete.
 
     Returns
     -------
-    Segmentation
+    BoneLabels
         Labels on the volume's grid: 0 none, 1 skull, 2 mandible.
 
     Raises
@@ -356,6 +258,7 @@ def segment_bone(
             progress("segmenting bone", done, steps)
 
     notes: list[str] = []
+    warnings: list[str] = []
     tick(0)
     if threshold_hu is None:
         choice = bone_threshold(volume)
@@ -378,11 +281,12 @@ def segment_bone(
         )
     affine = volume.affine.copy()
     affine[:, :3] = volume.affine[:, list(perm)]
-    grid = _Grid(hu.shape, _work_factors(np.linalg.norm(affine[:3, :3], axis=0)), affine)
+    grid = Grid(hu.shape, _work_factors(np.linalg.norm(affine[:3, :3], axis=0)), affine)
     tick(1)
 
     counts = grid.block_count(bone)
-    keep = _keep_patient(hu, counts, grid, min_island_mm3, notes)
+    n_all = np.count_nonzero(bone)
+    keep, removed = _keep_patient(hu, counts, grid, min_island_mm3, notes)
     if keep is not None:
         grid.restrict(bone, keep)
         counts[~keep] = 0
@@ -393,39 +297,28 @@ def segment_bone(
     n_mandible = 0
     found = False
     if separate_mandible:
-        blocks, box, how = _separate_mandible(counts, grid)
+        search = find_mandible(bone, hu, counts, grid, at_lps=mandible_at)
         tick(3)
-        if blocks is not None:
-            full_box = tuple(
-                slice(s.start * f, min(s.stop * f, n))
-                for s, f, n in zip(box, grid.factors, hu.shape, strict=True)
-            )
-            sub = _Grid(tuple(s.stop - s.start for s in full_box), grid.factors, affine).upsample(
-                blocks
-            )
-            sub &= bone[full_box]
-            sub = _refine_contacts(sub, bone, hu, affine, full_box)
-            n_sub = np.count_nonzero(sub)
-            mm3 = float(n_sub) * volume.voxel_volume_mm3
-            if mm3 >= 1000.0:
-                labels[full_box][sub] = 2
-                n_mandible = n_sub
-                found = True
-                notes.append(f"mandible separated from the skull (watershed, markers at {how})")
-            else:
-                how = f"the lower-jaw arch found holds only {mm3:.0f} mm³ of bone"
-        if not found:
-            notes.append(f"mandible not separated: {how}; kept one model")
+        if search.mask is not None:
+            labels[search.box][search.mask] = 2
+            n_mandible = int(np.count_nonzero(search.mask))
+            found = True
+            notes.append(search.note)
+        else:
+            warnings.append(search.warning)
     del bone
     vox = volume.voxel_volume_mm3
     volume_mm3 = {1: float(n_bone - n_mandible) * vox, 2: float(n_mandible) * vox}
     inverse = tuple(int(a) for a in np.argsort(perm))
     tick(steps)
-    return Segmentation(
+    return BoneLabels(
         labels=labels.transpose(inverse),
         threshold_hu=float(level),
         threshold_method=method,
         mandible_found=found,
         notes=tuple(notes),
         volume_mm3=volume_mm3,
+        bone_mm3=float(n_all) * vox,
+        removed=tuple(removed),
+        warnings=tuple(warnings),
     )

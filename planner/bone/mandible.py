@@ -2,13 +2,19 @@
 
 The mandible's watershed marker is found anatomically, in patient LPS coordinates: at the
 shallowest distance-transform depth where one comes free, the largest core that is a
-U-shaped arch, open towards the back and across the patient's midline (:func:`_arch`).
-The skull gets the largest other cores and the hard palate inside the arch as markers.
+U-shaped arch, open towards the back and across the patient's midline
+(:func:`planner.bone.arch.arch_shape`). The skull gets the largest other cores and the
+hard palate inside the arch as markers. Where no core comes free (coarse pixels), or the
+mandible it gives misses the lower jaw's body, the markers come from the arch found slice
+by slice (:mod:`planner.bone.arch`); a point on the chin given by the user seeds it too.
 A marker-based watershed on the distance transform then splits the mandible from the skull
 where the two touch at scan resolution (teeth in occlusion, condyles in their fossae).
 That cuts where the joined bone is narrowest, which at a temporomandibular joint is the
-condylar neck; :func:`_refine_contacts` then moves the boundary, at full resolution, into
+condylar neck; :func:`refine_contacts` then moves the boundary, at full resolution, into
 the joint gap (an HU valley between two cortices) wherever that gap is the deeper valley.
+:func:`find_mandible` runs it all, gives the maxilla back above the front teeth and keeps
+only the rami above them (:func:`planner.bone.arch.trim_above_occlusion`), and verifies
+the result (:func:`planner.bone.arch.verify_mandible`): a wrong jaw is worse than none.
 Used by :func:`planner.bone.labels.segment_bone`.
 """
 
@@ -18,38 +24,21 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from planner.bone.arch import (
+    arch_markers,
+    arch_shape,
+    find_arch,
+    trim_above_occlusion,
+    verify_mandible,
+)
+from planner.bone.grid import Grid, dilate_box, grow_box
 from planner.scan.volume import apply_affine
 
-if TYPE_CHECKING:
-    from planner.bone.labels import _Grid
-
 _DEPTHS_MM = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
-
-
-# box helpers, also used by the patient cleanup in planner.bone.labels
-
-
-def _grow(sl: tuple[slice, ...], by, shape: tuple[int, ...]) -> tuple[slice, ...]:
-    return tuple(
-        slice(max(s.start - int(b), 0), min(s.stop + int(b), n))
-        for s, b, n in zip(sl, by, shape, strict=True)
-    )
-
-
-def _dilate(mask: np.ndarray, steps) -> np.ndarray:
-    """Binary dilation by ``steps[axis]`` voxels along each axis (a box)."""
-    out = mask
-    for axis, n in enumerate(steps):
-        if n <= 0:
-            continue
-        struct = np.ones([2 * int(n) + 1 if a == axis else 1 for a in range(3)], dtype=bool)
-        out = ndi.binary_dilation(out, structure=struct)
-    return out
 
 
 def _edt_levels(spacing: np.ndarray) -> list[float]:
@@ -66,41 +55,6 @@ def _edt_levels(spacing: np.ndarray) -> list[float]:
         if below.size and float(below[-1]) not in levels:
             levels.append(float(below[-1]))
     return levels
-
-
-@dataclass(frozen=True)
-class _ArchShape:
-    """A point cloud's fit to the lower-jaw arch (LPS mm)."""
-
-    is_arch: bool
-    centre_x: float = 0.0
-    width_mm: float = 0.0
-    front_y: float = 0.0
-    opening_mm: float = 0.0
-    front_top_z: float = 0.0
-
-
-def _arch(points: np.ndarray) -> _ArchShape:
-    """Is a point cloud (LPS mm) a U-shaped arch open towards the back (+y)?"""
-    x, y = points[:, 0], points[:, 1]
-    x2, x98 = np.percentile(x, [2, 98])
-    width = float(x98 - x2)
-    if width < 30.0:
-        return _ArchShape(False)
-    cx = float(x2 + x98) / 2
-    central = np.abs(x - cx) < 0.15 * width
-    left = (x - cx) > 0.3 * width
-    right = (x - cx) < -0.3 * width
-    n_l, n_r = int(left.sum()), int(right.sum())
-    if central.sum() < 5 or min(n_l, n_r) < 0.2 * (n_l + n_r):
-        return _ArchShape(False)
-    lateral_y = float(np.median(y[left | right]))
-    front_y = float(np.median(y[central]))
-    opening = lateral_y - front_y
-    back = float(np.percentile(y[central], 90))
-    ok = opening >= 0.2 * width and back < lateral_y
-    top = float(np.percentile(points[central, 2], 95))
-    return _ArchShape(bool(ok), cx, width, front_y, opening, top)
 
 
 def _points(mask: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
@@ -158,7 +112,7 @@ def _find_markers(
         for c in order[:50]:
             if sizes[c] * vox > 0.6 * total_mm3:
                 continue
-            arch = _arch(_points(cores == c, objects[c - 1], affine, 20000))
+            arch = arch_shape(_points(cores == c, objects[c - 1], affine, 20000))
             if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
                 continue
             if best is None or sizes[c] > sizes[best[0]]:
@@ -202,15 +156,22 @@ def _find_markers(
     return None, "no U-shaped lower-jaw arch separates from the skull"
 
 
-def _separate_mandible(
-    counts: np.ndarray, grid: _Grid
+def split_mandible(
+    counts: np.ndarray,
+    grid: Grid,
+    *,
+    at_lps: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, tuple[slice, ...], str]:
-    """Mandible blocks (on the crop returned) from kept-bone block counts, or a reason."""
+    """Mandible blocks (on the crop returned) from kept-bone block counts, or a reason.
+
+    ``at_lps`` (3,) mm, a point on the chin given by the user, seeds the mandible there
+    instead of the search for the arch.
+    """
     from skimage.segmentation import watershed
 
     occupied = counts > 0
     box = ndi.find_objects(occupied.view(np.uint8))[0]
-    box = _grow(box, (1, 1, 1), counts.shape)
+    box = grow_box(box, (1, 1, 1), counts.shape)
     c = counts[box]
     work = 2 * c.astype(np.uint16) >= int(np.prod(grid.factors))
     partial = (c > 0) & ~work
@@ -232,20 +193,163 @@ def _separate_mandible(
 
     spacing = grid.work_spacing
     edt = ndi.distance_transform_edt(work, sampling=spacing).astype(np.float32)
-    markers, how = _find_markers(edt, work, affine, floor)
-    if markers is None:
+    whole = tuple(slice(0, n) for n in work.shape)
+    midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
+    at = None if at_lps is None else _nearest_bone(work, affine, at_lps)
+    arch, how = find_arch(work, affine, midline_x, at=at, floor=floor(np.ones_like(work)))
+    if arch is None and "axial" not in how:
         return None, box, how
-    mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+    # the distance-transform cores first (they cut best where they come free); their
+    # mandible must hold the arch's seed, else the arch's own markers are used
+    markers, how_cores = _find_markers(edt, work, affine, floor)
+    mandible = None
+    if markers is not None:
+        mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+        how = f"distance-transform cores at {how_cores}"
+    if arch is not None and at is None:
+        arch_marks, seed = arch_markers(work, affine, arch)
+        if mandible is None or np.count_nonzero(mandible & seed) < 0.8 * np.count_nonzero(seed):
+            markers = arch_marks
+            mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+            how = f"slice by slice from {how}"
+    near = (
+        None if at is None else grow_box(tuple(slice(a, a + 1) for a in at), (2, 2, 2), work.shape)
+    )
+    if at is not None and (mandible is None or not mandible[near].any()):
+        # the user's point: the bone through it seeds the mandible, whatever its shape
+        markers, _ = arch_markers(work, affine, arch)
+        mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+        how = "seeded at the point given on the chin"
+    elif at is not None:
+        how = f"{how}, holding the point given on the chin"
+    if mandible is None:
+        return None, box, how_cores
     del edt, markers
     if partial.any():  # blocks with some bone but less than half: the nearest label wins
         skull = work & ~mandible
         for _ in range(2):
-            to_m = _dilate(mandible, (1, 1, 1)) & partial
-            to_s = _dilate(skull, (1, 1, 1)) & partial
+            to_m = dilate_box(mandible, (1, 1, 1)) & partial
+            to_s = dilate_box(skull, (1, 1, 1)) & partial
             mandible |= to_m & ~to_s
             skull |= to_s
             partial &= ~(to_m | to_s)
     return mandible, box, how
+
+
+def _nearest_bone(work: np.ndarray, affine: np.ndarray, at_lps) -> np.ndarray:
+    """The bone voxel of ``work`` nearest the LPS point (within 10 mm), else PlannerError."""
+    from planner.errors import PlannerError
+
+    at_lps = np.asarray(at_lps, dtype=float)
+    ijk = np.rint(apply_affine(np.linalg.inv(affine), at_lps[None, :])[0]).astype(int)
+    if np.any(ijk < 0) or np.any(ijk >= work.shape):
+        raise PlannerError(
+            f"the point {at_lps.round(1).tolist()} (LPS mm) given with --mandible-at lies "
+            "outside the bone of the scan; give a point on the chin, in LPS mm"
+        )
+    points = np.argwhere(work)
+    d = np.linalg.norm(apply_affine(affine, points) - at_lps, axis=1)
+    best = int(np.argmin(d))
+    if d[best] > 10.0:
+        raise PlannerError(
+            f"the point {at_lps.round(1).tolist()} (LPS mm) given with --mandible-at lies "
+            f"{d[best]:.0f} mm from any bone; give a point on the chin bone, in LPS mm"
+        )
+    return points[best]
+
+
+def _on_floor(mask: np.ndarray, box: tuple[slice, ...], shape, affine: np.ndarray) -> bool:
+    """Whether ``mask`` (on ``box`` of an array of ``shape``) reaches its inferior face."""
+    for axis, side in _inferior_faces(affine):
+        edge = box[axis].start == 0 if side == 0 else box[axis].stop == shape[axis]
+        index = [slice(None)] * 3
+        index[axis] = slice(0, 1) if side == 0 else slice(-1, None)
+        if edge and mask[tuple(index)].any():
+            return True
+    return False
+
+
+@dataclass(frozen=True, eq=False)
+class MandibleSearch:
+    """What the mandible search found.
+
+    Attributes
+    ----------
+    mask : (ni, nj, nk) bool or None
+        The verified mandible on ``bone[box]``, or None.
+    box : tuple of slice
+        Where ``mask`` lies in the volume (C frame).
+    note : str
+        How it was found (or why not).
+    warning : str
+        When no mandible is made: the reason and what the user can do ("" when found).
+    """
+
+    mask: np.ndarray | None
+    box: tuple[slice, ...]
+    note: str
+    warning: str = ""
+
+
+_HELP = (
+    "give a point on the chin with --mandible-at X Y Z (LPS mm), or a label volume made "
+    "elsewhere with --labels FILE --label-values skull=1,mandible=2"
+)
+
+
+def find_mandible(
+    bone: np.ndarray,
+    hu: np.ndarray,
+    counts: np.ndarray,
+    grid: Grid,
+    *,
+    at_lps: np.ndarray | None = None,
+) -> MandibleSearch:
+    """Find, separate and verify the mandible in the kept bone.
+
+    Parameters
+    ----------
+    bone, hu : (ni, nj, nk) arrays
+        The kept bone and the HU (C-ordered, on ``grid.affine``).
+    counts : block array
+        Kept-bone voxel counts per block of ``grid``.
+    grid : Grid
+        The block grid.
+    at_lps : (3,) float, optional
+        A point on the chin (LPS mm), given by the user: the mandible is seeded there and
+        only its volume is checked.
+
+    Returns
+    -------
+    MandibleSearch
+    """
+    affine = grid.affine
+    blocks, box, how = split_mandible(counts, grid, at_lps=at_lps)
+    if blocks is None:
+        return MandibleSearch(None, box, how, f"no mandible made: {how}; {_HELP}")
+    full_box = tuple(
+        slice(s.start * f, min(s.stop * f, n))
+        for s, f, n in zip(box, grid.factors, bone.shape, strict=True)
+    )
+    sub = Grid(tuple(s.stop - s.start for s in full_box), grid.factors, affine).upsample(blocks)
+    sub &= bone[full_box]
+    sub = refine_contacts(sub, bone, hu, affine, full_box)
+    sub_affine = affine.copy()
+    sub_affine[:3, 3] = apply_affine(affine, [s.start for s in full_box])
+    sub, given_mm3 = trim_above_occlusion(sub, bone[full_box], sub_affine)
+    if given_mm3 > 0:
+        how = f"{how}; {given_mm3 / 1000.0:.1f} cm³ above the teeth, off the rami, to the skull"
+    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):
+        ok, why = False, "it reaches the lower edge of the scan (a jaw not wholly in view)"
+    elif at_lps is None:
+        ok, why = verify_mandible(sub, bone[full_box], sub_affine)
+    else:
+        cm3 = np.count_nonzero(sub) * abs(np.linalg.det(affine[:3, :3])) / 1000.0
+        ok, why = cm3 >= 1.0, f"the bone at the point given holds only {cm3:.1f} cm³"
+    if not ok:
+        why = f"a candidate was found ({how}) but rejected: {why}"
+        return MandibleSearch(None, full_box, why, f"no mandible made: {why}; {_HELP}")
+    return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})")
 
 
 # --- refinement of the boundary where the bones touch, at full resolution
@@ -296,7 +400,7 @@ def _boundary(labels: np.ndarray) -> np.ndarray:
     return one & ndi.binary_dilation(two) | two & ndi.binary_dilation(one)
 
 
-def _refine_contacts(
+def refine_contacts(
     mandible: np.ndarray,
     bone: np.ndarray,
     hu: np.ndarray,
@@ -339,7 +443,7 @@ def _refine_contacts(
     if not interface.any():
         return mandible
     reach = np.ceil(_REACH_MM / spacing).astype(int) + 2
-    near = _grow(ndi.find_objects(interface.view(np.uint8))[0], reach, interface.shape)
+    near = grow_box(ndi.find_objects(interface.view(np.uint8))[0], reach, interface.shape)
     full = tuple(
         slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, near, strict=True)
     )
@@ -358,7 +462,7 @@ def _refine_contacts(
     old_edge, new_edge = _boundary(old), _boundary(new)
     out = old.copy()
     for i, piece in enumerate(ndi.find_objects(pieces), start=1):
-        grown = _grow(piece, (1, 1, 1), b.shape)
+        grown = grow_box(piece, (1, 1, 1), b.shape)
         origin = [g.start for g in grown]
         mine = pieces[grown] == i
         here = ndi.binary_dilation(mine, structure=np.ones((3, 3, 3)))

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir, atomic_path
+from planner.progress import ProgressFn
 
-__all__ = ["Model", "ModelsResult", "build_models", "read_models", "write_models"]
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = [
+    "Model",
+    "ModelsResult",
+    "build_models",
+    "read_models",
+    "read_models_report",
+    "write_models",
+]
 
 MODELS_DIR = "models"
 MODELS_REPORT = "models.json"
-LABEL_NAMES = {1: "skull", 2: "mandible"}
-
-Progress = Callable[[str, int, int], None]
+OTHER_BONE = "other_bone"
+MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,15 +42,17 @@ class Model:
     Parameters
     ----------
     name : str
-        "skull" or "mandible" ("skull" holds all bone when the mandible was not separated).
+        "skull" or "mandible" (the largest body of each label; "skull" holds all bone
+        when the mandible was not separated), or "other_bone" (every other piece of the
+        patient's bone: vertebrae, the hyoid, loose fragments).
     mesh : trimesh.Trimesh
-        Watertight, outward-oriented, single body, LPS mm.
+        Watertight, outward-oriented, LPS mm (one body, several for "other_bone").
     deviation_mean_mm, deviation_max_mm : float
         Distance between the simplified mesh and the full-resolution isosurface.
     """
 
     name: str
-    mesh: object
+    mesh: trimesh.Trimesh
     deviation_mean_mm: float
     deviation_max_mm: float
 
@@ -75,6 +87,70 @@ class ModelsResult:
     models: tuple[Model, ...]
     notes: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    bone_mm3: float = float("nan")
+    removed: tuple = ()
+    fragments: dict = field(default_factory=lambda: {"count": 0, "volume_mm3": 0.0})
+    cavities_filled_mm3: float = 0.0
+    surface_mm3: float = float("nan")
+    files: dict[str, dict] = field(default_factory=dict)
+
+    def summaries(self) -> list[dict]:
+        """Each model's figures: measured on its file read back once written (see
+        :func:`write_models`), on the mesh in memory before that."""
+        out = []
+        for m in self.models:
+            written = self.files.get(m.name)
+            if written is None:
+                out.append({**m.summary(), "measured_on": "memory"})
+                continue
+            keep = 0 if m.name == OTHER_BONE else 1  # a model's one body needs no listing
+            out.append(
+                {
+                    "name": m.name,
+                    **{
+                        k: written[k]
+                        for k in (
+                            "triangles",
+                            "volume_mm3",
+                            "watertight",
+                            "bodies",
+                            "cavities",
+                            "edges_not_two",
+                        )
+                    },
+                    "deviation_mean_mm": round(m.deviation_mean_mm, 3),
+                    "deviation_max_mm": round(m.deviation_max_mm, 3),
+                    "measured_on": "file",
+                    "pieces": written["pieces"] if not keep else written["pieces"][1:],
+                }
+            )
+        return out
+
+    def balance(self) -> dict:
+        """Where all the bone above the threshold went, cm³.
+
+        ``bone`` (voxels above the threshold) = ``models`` (mesh volumes) -
+        ``cavities_filled`` (marrow spaces the models fill) + ``equipment`` + ``islands``
+        (small islands' voxels and isosurface fragments) + ``difference`` (surface
+        against voxel count: partial volume at the surface).
+        """
+        models = sum(s["volume_mm3"] for s in self.summaries())
+        equipment = sum(p.volume_mm3 for p in self.removed if p.kind == "equipment")
+        islands = sum(p.volume_mm3 for p in self.removed if p.kind != "equipment")
+        islands += self.fragments["volume_mm3"]
+        rest = self.bone_mm3 - (models - self.cavities_filled_mm3) - equipment - islands
+        return {
+            k: round(v / 1000.0, 2)
+            for k, v in (
+                ("bone", self.bone_mm3),
+                ("models", models),
+                ("cavities_filled", self.cavities_filled_mm3),
+                ("equipment", equipment),
+                ("islands", islands),
+                ("difference", rest),
+            )
+        }
 
     def model(self, name: str) -> Model:
         for m in self.models:
@@ -92,8 +168,13 @@ class ModelsResult:
             "threshold_hu": self.threshold_hu,
             "threshold_method": self.threshold_method,
             "separate_mandible": self.separate_mandible,
-            "models": [m.summary() for m in self.models],
+            "models": self.summaries(),
+            "removed": [p.report() for p in self.removed],
+            "fragments": dict(self.fragments),
+            "balance_cm3": self.balance(),
+            "labels_surface_cm3": round(self.surface_mm3 / 1000.0, 2),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
 
@@ -104,7 +185,11 @@ def build_models(
     series_uid: str | None = None,
     threshold_hu: float | None = None,
     separate_mandible: bool = True,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
+    allow_gaps: bool = False,
+    mandible_at: tuple[float, float, float] | None = None,
+    labels_file: str | Path | None = None,
+    label_values: dict[str, int] | None = None,
 ) -> ModelsResult:
     """Read a scan and make the bone models.
 
@@ -120,6 +205,14 @@ def build_models(
         Try to make the mandible its own model.
     progress : callable(task, done, total), optional
         Called during the long steps.
+    allow_gaps : bool
+        Load a series with missing slices, interpolating across each gap (noted).
+    mandible_at : (3,) float, optional
+        A point on the chin, LPS mm: the mandible's separation is seeded there.
+    labels_file : path-like, optional
+        A label volume made elsewhere (NIfTI, NRRD, DICOM-SEG) used instead of the
+        segmentation (:mod:`planner.bone.label_import`), with ``label_values``
+        (default ``{"skull": 1, "mandible": 2}``).
     """
     from planner.bone import labels as segment
     from planner.bone import surface as meshing
@@ -135,21 +228,29 @@ def build_models(
         volume = dicom.load_volume(
             scan,
             series_uid=series_uid,
-            progress=(lambda d, n: progress("reading slices", d, n)) if progress else None,
+            allow_gaps=allow_gaps,
+            progress=_ReadingProgress(progress) if progress else None,
         )
     seconds["read"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    seg = segment.segment_bone(
-        volume,
-        threshold_hu=threshold_hu,
-        separate_mandible=separate_mandible,
-        progress=progress,
-    )
+    if labels_file is not None:
+        from planner.bone.label_import import bone_labels_from_file
+
+        values = label_values or {"skull": 1, "mandible": 2}
+        seg = bone_labels_from_file(volume, labels_file, values, threshold_hu=threshold_hu)
+    else:
+        seg = segment.segment_bone(
+            volume,
+            threshold_hu=threshold_hu,
+            separate_mandible=separate_mandible,
+            mandible_at=mandible_at,
+            progress=progress,
+        )
     seconds["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    labels = [lab for lab in LABEL_NAMES if seg.volume_mm3.get(lab, 0.0) > 0]
+    labels = [lab for lab in segment.LABEL_NAMES if seg.volume_mm3.get(lab, 0.0) > 0]
     if not labels:
         raise PlannerError(
             f"no bone found above {seg.threshold_hu:g} HU in the series; "
@@ -163,6 +264,8 @@ def build_models(
         dense.append(
             meshing.extract_surface(volume, seg.labels, label, threshold_hu=seg.threshold_hu)
         )
+    parts, books = _parts(dense, [segment.LABEL_NAMES[label] for label in labels])
+    del dense
     header = {
         "series_uid": volume.series_uid,
         "series_description": volume.description,
@@ -170,18 +273,23 @@ def build_models(
         "spacing_mm": tuple(float(s) for s in volume.spacing_mm),
         "threshold_hu": float(seg.threshold_hu),
         "threshold_method": seg.threshold_method,
-        "notes": tuple(volume.notes) + tuple(seg.notes),
+        "notes": tuple(volume.notes) + tuple(seg.notes) + books.pop("notes"),
+        "bone_mm3": seg.bone_mm3,
+        "removed": seg.removed,
+        "warnings": tuple(seg.warnings),
+        **books,
     }
     # decimation needs the most memory of the stage: let the volume and the labels go
     # first (when the volume was read here, nothing else holds it)
     del volume, seg
     models = []
-    for n, label in enumerate(labels):
+    for n, (name, part) in enumerate(parts):
         if progress:
-            progress("meshing", len(labels) + n, steps)
-        simple, dev = meshing.simplify(dense[n])
-        dense[n] = None  # the dense surface is done with
-        models.append(Model(LABEL_NAMES[label], simple, dev.mean_mm, dev.max_mm))
+            progress("meshing", len(labels) + n * len(labels) // len(parts), steps)
+        target = 200_000 if name != OTHER_BONE else max(20_000, min(200_000, len(part.faces) // 4))
+        simple, dev = meshing.simplify(part, target_faces=target)
+        parts[n] = (name, None)  # the dense surface is done with
+        models.append(Model(name, simple, dev.mean_mm, dev.max_mm))
     if progress:
         progress("meshing", steps, steps)
     seconds["mesh"] = time.perf_counter() - t
@@ -195,16 +303,79 @@ def build_models(
     )
 
 
+def _parts(dense: list, names: list[str]) -> tuple[list, dict]:
+    """Part the labels' surfaces into models: nothing is dropped.
+
+    The largest body of each label is that label's model; every other body of at least
+    ``MIN_PIECE_MM3`` goes into ``other_bone``; smaller ones (fragments of a voxel or two)
+    are counted. Returns ``[(name, mesh), ...]`` and the books (``fragments``,
+    ``cavities_filled_mm3``, ``surface_mm3``: the labels' whole isosurfaces, ``notes``).
+    """
+    import trimesh
+
+    from planner.bone.surface import split_bodies
+
+    parts, others = [], []
+    fragments = {"count": 0, "volume_mm3": 0.0}
+    filled = surface = 0.0
+    for mesh, name in zip(dense, names, strict=True):
+        bodies = split_bodies(mesh)
+        filled += float(mesh.metadata.get("cavities_filled_mm3", 0.0))
+        surface += float(sum(mesh.metadata["body_mm3"]))
+        parts.append((name, bodies[0]))
+        for body in bodies[1:]:
+            if body.metadata["body_mm3"] >= MIN_PIECE_MM3:
+                others.append(body)
+            else:
+                fragments["count"] += 1
+                fragments["volume_mm3"] += float(body.metadata["body_mm3"])
+    notes: tuple[str, ...] = ()
+    if others:
+        cm3 = sum(b.metadata["body_mm3"] for b in others) / 1000.0
+        big = max(b.metadata["body_mm3"] for b in others) / 1000.0
+        parts.append((OTHER_BONE, trimesh.util.concatenate(others)))
+        notes += (
+            f"{len(others)} other {'piece' if len(others) == 1 else 'pieces'} of bone "
+            f"({cm3:.1f} cm³, the largest {big:.1f} cm³: vertebrae, hyoid, fragments?) "
+            f"kept apart from the skull in {OTHER_BONE}.stl",
+        )
+    fragments["volume_mm3"] = round(fragments["volume_mm3"], 1)
+    books = {"fragments": fragments, "cavities_filled_mm3": filled, "surface_mm3": surface}
+    return parts, {**books, "notes": notes}
+
+
 def write_models(result: ModelsResult, case_dir: str | Path) -> Path:
     """Write ``CASE_DIR/models/`` whole (replacing an older one only once complete)."""
-    from planner.bone.surface import write_stl
+    from planner.bone.stl import stl_report, write_stl
 
     target = Path(case_dir) / MODELS_DIR
     with atomic_dir(target, overwrite=True) as tmp:
         for m in result.models:
             write_stl(m.mesh, tmp / f"{m.name}.stl")
+            # every figure reported is measured on the file as written, read back
+            result.files[m.name] = stl_report(tmp / f"{m.name}.stl")
         (tmp / MODELS_REPORT).write_text(json.dumps(result.report(), indent=2) + "\n")
     return target
+
+
+class _ReadingProgress:
+    """``load_volume``'s ``(done, total)`` as true units: files' headers, then slices.
+
+    ``load_volume`` counts the header pass out of twice the number of files, then goes
+    on from the number of files to that plus the slices of the chosen series.
+    """
+
+    def __init__(self, progress: ProgressFn):
+        self.progress = progress
+        self.files: int | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.files is None:
+            self.files = total // 2
+        if done <= self.files:
+            self.progress("reading headers", done, self.files)
+        else:
+            self.progress("reading slices", done - self.files, total - self.files)
 
 
 def read_models(case_dir: str | Path) -> dict:
@@ -218,7 +389,7 @@ def read_models(case_dir: str | Path) -> dict:
             f"{folder} has no models; run 'planner segment SCAN -o {case_dir} --force' "
             "or 'planner build' with the scan available"
         )
-    names = [m["name"] for m in json.loads(report.read_text())["models"]]
+    names = [m["name"] for m in read_models_report(case_dir)["models"]]
     meshes = {}
     for name in names:
         path = folder / f"{name}.stl"
@@ -226,6 +397,22 @@ def read_models(case_dir: str | Path) -> dict:
             raise PlannerError(f"{path} is missing; rebuild the models with 'planner segment'")
         meshes[name] = trimesh.load_mesh(path, process=True)
     return meshes
+
+
+def read_models_report(case_dir: str | Path) -> dict:
+    """``CASE_DIR/models/models.json``, checked: a corrupt file raises PlannerError."""
+    report = Path(case_dir) / MODELS_DIR / MODELS_REPORT
+    fix = f"rebuild the models with 'planner segment SCAN -o {case_dir} --force'"
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise PlannerError(f"{report} is not valid JSON; {fix}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("name"), str) for m in models
+    ):
+        raise PlannerError(f"{report} has no list of named models; {fix}")
+    return data
 
 
 def write_json(data: dict, path: Path) -> None:

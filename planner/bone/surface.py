@@ -3,71 +3,39 @@
 :func:`extract_surface` takes the isosurface of the HU at the bone threshold (VTK flying
 edges, sub-voxel accurate) restricted to one label; :func:`simplify` decimates it
 (fast-simplification), passes it through manifold3d so the result is a closed 2-manifold,
-and measures how far the dense surface lies from the simplified one; :func:`write_stl`
-writes binary STL; :func:`mesh_report` sums a mesh up.
+and measures how far the dense surface lies from the simplified one; :func:`split_bodies`
+parts a surface into its bodies (each with its cavities); :func:`mesh_report` sums a mesh
+up. Nothing is dropped on the way: every closed piece of the label is kept as a body.
+:func:`write_stl` (from :mod:`planner.bone.stl`) writes binary STL.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass
 
 import numpy as np
 import trimesh
 
+from planner.bone.deviation import Deviation, deviation
+from planner.bone.pieces import components, signed_volumes
+from planner.bone.stl import STL_HEADER, separate_coincident, write_stl
 from planner.errors import PlannerError
-from planner.fileio import atomic_path
+from planner.geometry import to_manifold, to_trimesh
 from planner.scan.volume import Volume, c_frame
 
-__all__ = ["Deviation", "extract_surface", "mesh_report", "simplify", "write_stl"]
+__all__ = [
+    "STL_HEADER",
+    "Deviation",
+    "extract_surface",
+    "mesh_report",
+    "simplify",
+    "split_bodies",
+    "write_stl",
+]
 
-STL_HEADER = b"planner bone model, binary STL, LPS mm"
 _LOW_HU = -1024.0  # what the isosurface sees outside the label
 _SLIVER_MM3 = 1.0  # closed pieces smaller than this after simplification are slivers
-
-
-@dataclass(frozen=True)
-class Deviation:
-    """Distance from the dense isosurface to the simplified mesh, mm.
-
-    Parameters
-    ----------
-    mean_mm : float
-        Mean over the dense vertices (estimated from 20,000 of them at most).
-    max_mm : float
-        Maximum over all dense vertices.
-    p99_mm : float
-        99th percentile (from the same sample as the mean).
-    """
-
-    mean_mm: float
-    max_mm: float
-    p99_mm: float = float("nan")
-
-
-def _components(faces: np.ndarray, n_vertices: int, *, per_vertex: bool = False) -> np.ndarray:
-    """Connected component of each face (faces sharing a vertex are connected).
-
-    With ``per_vertex`` the component of each vertex instead (unused vertices get their
-    own).
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    f = faces.astype(np.int32)
-    rows = np.concatenate([f[:, 0], f[:, 1]])
-    cols = np.concatenate([f[:, 1], f[:, 2]])
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), (n_vertices,) * 2)
-    _, vertex_comp = connected_components(graph, directed=False)
-    return vertex_comp if per_vertex else vertex_comp[faces[:, 0]]
-
-
-def _signed_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Signed volume of the tetrahedron (origin, triangle) for each face, mm³."""
-    v = (vertices - vertices.mean(axis=0)).astype(np.float32)  # about the centre
-    a, b, c = (v[faces[:, q]] for q in range(3))
-    return np.einsum("ij,ij->i", a, np.cross(b, c), dtype=np.float64) / 6.0
+_FLAT_MM3 = 1e-6  # pieces of no volume (decimation's folds) are dropped; the rest is kept
 
 
 def extract_surface(
@@ -83,9 +51,9 @@ def extract_surface(
     The HU are kept in and next to the label (so the surface keeps its sub-voxel
     position) and set to air everywhere else, including in other labels where they touch,
     so that touching bones split cleanly. Where the label reaches the edge of the scan the
-    surface is closed there. Only the largest closed piece is kept, with the cavities
-    inside it of at least ``min_cavity_mm3`` (smaller ones, such as marrow spaces, are
-    filled); what was dropped is stored in ``mesh.metadata``.
+    surface is closed there. Every closed piece is kept, as a body of its own, largest
+    first (:func:`split_bodies` parts them), with the cavities inside each of at least
+    ``min_cavity_mm3`` (smaller ones, such as marrow spaces, are filled and counted).
 
     Parameters
     ----------
@@ -103,17 +71,16 @@ def extract_surface(
     Returns
     -------
     trimesh.Trimesh
-        Watertight, outward-oriented, one body (with any large cavities), vertices in LPS
-        mm. ``metadata`` holds ``dropped_pieces`` and ``dropped_mm3`` (loose pieces left
-        out), ``cavities_kept``, ``cavities_filled`` and ``cavities_filled_mm3``.
+        Watertight, outward-oriented, vertices in LPS mm, faces grouped body by body.
+        ``metadata`` holds ``body_faces`` and ``body_mm3`` (per body, largest first),
+        ``dropped_pieces`` and ``dropped_mm3`` (0 here: nothing is left out),
+        ``cavities_kept``, ``cavities_filled`` and ``cavities_filled_mm3``.
 
     Raises
     ------
     PlannerError
         If the label is empty.
     """
-    import pyvista as pv
-
     if labels.shape != volume.shape:
         raise ValueError(f"labels have shape {labels.shape}, the volume {volume.shape}")
     if not math.isfinite(threshold_hu):
@@ -160,23 +127,10 @@ def extract_surface(
             core[core == on_level] = above_level
     del core, inside
 
-    grid = pv.ImageData(dimensions=values.shape[::-1])
-    grid.point_data["hu"] = values.ravel()
-    surface = grid.contour(
-        [threshold_hu], scalars="hu", method="flying_edges", compute_scalars=False
-    )
-    del grid, values  # the surface is all that is needed from here
-    if surface.n_cells == 0:
+    xyz, faces = _flying_edges(values, threshold_hu)
+    del values  # the surface is all that is needed from here
+    if len(faces) == 0:
         raise PlannerError(f"label {label} gives no surface at {threshold_hu:g} HU")
-    from vtkmodules.util.numpy_support import vtk_to_numpy
-
-    if surface.GetPolys().GetNumberOfConnectivityIds() != 3 * surface.n_cells:
-        surface = surface.triangulate()  # flying edges gives triangles: never seen
-    # triangles only: the connectivity array holds them 3 by 3
-    faces = vtk_to_numpy(surface.GetPolys().GetConnectivityArray()).astype(np.int64)
-    faces = faces.reshape(-1, 3)
-    xyz = np.asarray(surface.points, dtype=np.float64)  # VTK x, y, z = array axes 2, 1, 0
-    del surface
     # array index (axis a, as VTK's coordinate 2 - a) -> volume index (axis perm[a]) -> LPS
     to_lps = np.zeros((4, 4))
     to_lps[3, 3] = 1.0
@@ -186,175 +140,145 @@ def extract_surface(
     to_lps[:3, 3] = volume.affine[:3, 3] + volume.affine[:3, list(perm)] @ start
     vertices = xyz @ to_lps[:3, :3].T + to_lps[:3, 3]
 
-    vertices, faces, info = _one_body(vertices, faces, min_cavity_mm3)
+    vertices, faces, info = _sort_pieces(vertices, faces, min_cavity_mm3)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     mesh.metadata.update(info)
     return mesh
 
 
-def _one_body(
+def _flying_edges(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """VTK flying edges on a C-ordered 3D array (VTK only: no pyvista import).
+
+    Returns vertices (n, 3) in array index units, ordered as VTK's x, y, z (the array's
+    axes 2, 1, 0), and triangles (m, 3) int64.
+    """
+    from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D
+
+    image = vtkImageData()
+    image.SetDimensions(*values.shape[::-1])
+    scalars = numpy_to_vtk(values.ravel(), deep=False)
+    scalars.SetName("hu")
+    image.GetPointData().SetScalars(scalars)
+    edges = vtkFlyingEdges3D()
+    edges.SetInputData(image)
+    edges.SetValue(0, float(level))
+    edges.ComputeNormalsOff()
+    edges.ComputeGradientsOff()
+    edges.ComputeScalarsOff()
+    edges.Update()
+    surface = edges.GetOutput()
+    polys = surface.GetPolys()
+    if polys.GetNumberOfCells() == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    if polys.GetNumberOfConnectivityIds() != 3 * polys.GetNumberOfCells():
+        raise PlannerError("the isosurface holds polygons other than triangles")  # never seen
+    faces = vtk_to_numpy(polys.GetConnectivityArray()).astype(np.int64).reshape(-1, 3)
+    xyz = vtk_to_numpy(surface.GetPoints().GetData()).astype(np.float64)
+    return xyz, faces
+
+
+def _sort_pieces(
     vertices: np.ndarray, faces: np.ndarray, min_cavity_mm3: float, min_piece_mm3: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Orient a closed surface outward; keep its largest body and the cavities inside it.
+    """Orient a closed surface outward and order it body by body, largest first.
 
-    Cavities (closed pieces facing inward) of at least ``min_cavity_mm3`` that lie within
-    the body's bounds keep their surface; the others are filled. Other pieces are dropped
-    (and counted if at least ``min_piece_mm3``). Returns the vertices and faces kept and
-    what was dropped.
+    Every body (closed piece enclosing material) of at least ``min_piece_mm3`` is kept;
+    smaller ones (slivers left by decimation) are dropped and counted. Cavities (closed
+    pieces facing inward) of at least ``min_cavity_mm3`` that lie within a body's bounds
+    keep their surface and go with the smallest such body; the others are filled.
+
+    Returns
+    -------
+    (vertices, faces, info)
+        Faces grouped by body: body ``b`` (with its cavities) is
+        ``faces[offsets[b]:offsets[b + 1]]``, ``offsets = cumsum([0] + body_faces)``.
+        ``info`` holds ``body_faces``, ``body_mm3``, ``dropped_pieces``, ``dropped_mm3``,
+        ``cavities_kept``, ``cavities_filled`` and ``cavities_filled_mm3``.
     """
-    vertex_comp = _components(faces, len(vertices), per_vertex=True)
+    vertex_comp = components(faces, len(vertices), per_vertex=True)
     comp = vertex_comp[faces[:, 0]]
-    comp_volume = np.bincount(
-        comp, weights=_signed_volumes(vertices, faces), minlength=int(vertex_comp.max()) + 1
-    )
+    n_comp = int(vertex_comp.max()) + 1
+    comp_volume = np.bincount(comp, weights=signed_volumes(vertices, faces), minlength=n_comp)
     if comp_volume.sum() < 0:  # VTK's winding, or a mirrored affine: make normals outward
         faces = faces[:, ::-1]
         comp_volume = -comp_volume
-    outer = int(np.argmax(comp_volume))
-    keep = np.zeros(len(comp_volume), dtype=bool)
-    keep[outer] = True
-    body = vertices[vertex_comp == outer]
-    lo, hi = body.min(axis=0), body.max(axis=0)
-    del body
+    lo = np.full((n_comp, 3), np.inf)
+    hi = np.full((n_comp, 3), -np.inf)
+    for a in range(3):
+        np.minimum.at(lo[:, a], vertex_comp, vertices[:, a])
+        np.maximum.at(hi[:, a], vertex_comp, vertices[:, a])
+    floor = max(min_piece_mm3, 1e-12)
+    bodies = [int(c) for c in np.argsort(comp_volume)[::-1] if comp_volume[c] >= floor]
+    owner = np.full(n_comp, -1)
+    owner[bodies] = np.arange(len(bodies))
     for c in np.nonzero(comp_volume <= -min_cavity_mm3)[0]:
-        p = vertices[vertex_comp == c]
-        keep[c] = bool(np.all(p.min(axis=0) >= lo) and np.all(p.max(axis=0) <= hi))
-    loose = ~keep & (comp_volume >= max(min_piece_mm3, 1e-12))
-    filled = ~keep & (comp_volume < 0)
-    faces = faces[keep[comp]]
+        inside = [b for b in bodies if np.all(lo[c] >= lo[b]) and np.all(hi[c] <= hi[b])]
+        if inside:
+            owner[c] = owner[min(inside, key=lambda b: comp_volume[b])]
+    loose = (owner < 0) & (comp_volume > 0)
+    filled = (owner < 0) & (comp_volume < 0)
+    face_owner = owner[comp]
+    order = np.argsort(face_owner, kind="stable")
+    order = order[face_owner[order] >= 0]
+    faces = faces[order]
     used = np.zeros(len(vertices), dtype=bool)
     used[faces.ravel()] = True
     index = np.cumsum(used) - 1
     info = {
+        "body_faces": np.bincount(face_owner[order], minlength=len(bodies)).tolist(),
+        "body_mm3": [float(comp_volume[b]) for b in bodies],
         "dropped_pieces": int(loose.sum()),
         "dropped_mm3": float(comp_volume[loose].sum()),
-        "cavities_kept": int(keep.sum() - 1),
+        "cavities_kept": int(np.count_nonzero((owner >= 0) & (comp_volume < 0))),
         "cavities_filled": int(filled.sum()),
         "cavities_filled_mm3": float(-comp_volume[filled].sum()),
     }
     return vertices[used], index[faces], info
 
 
+def split_bodies(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
+    """The bodies of a surface from :func:`extract_surface`, largest first, with cavities.
+
+    Parameters
+    ----------
+    mesh : trimesh.Trimesh
+        A surface whose ``metadata["body_faces"]`` says how many faces each body has (its
+        faces grouped body by body, as :func:`extract_surface` makes them).
+
+    Returns
+    -------
+    list of trimesh.Trimesh
+        One closed mesh per body; ``metadata["body_mm3"]`` holds its volume.
+    """
+    counts = mesh.metadata.get("body_faces")
+    faces = np.asarray(mesh.faces)
+    if counts is None or sum(counts) != len(faces):
+        raise ValueError("the mesh does not come from extract_surface (no body_faces)")
+    vertices = np.asarray(mesh.vertices)
+    out = []
+    offsets = np.cumsum([0, *counts])
+    for b in range(len(counts)):
+        f = faces[offsets[b] : offsets[b + 1]]
+        used = np.zeros(len(vertices), dtype=bool)
+        used[f.ravel()] = True
+        index = np.cumsum(used) - 1
+        part = trimesh.Trimesh(vertices[used], index[f], process=False)
+        part.metadata.update(body_mm3=mesh.metadata["body_mm3"][b])
+        out.append(part)
+    return out
+
+
 def _manifold(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pass a mesh through manifold3d: a closed, consistently oriented 2-manifold."""
-    import manifold3d
-
-    m = manifold3d.Mesh(
-        vert_properties=np.ascontiguousarray(vertices, dtype=np.float32),
-        tri_verts=np.ascontiguousarray(faces, dtype=np.uint32),
+    solid = to_manifold(
+        trimesh.Trimesh(vertices, faces, process=False),
+        "the simplified surface",
+        fix="try a larger target_faces",
     )
-    solid = manifold3d.Manifold(m)
-    if solid.status() != manifold3d.Error.NoError:
-        m.merge()
-        solid = manifold3d.Manifold(m)
-    if solid.status() != manifold3d.Error.NoError:
-        raise PlannerError(
-            f"the simplified surface is not a closed manifold ({solid.status().name}); "
-            "try a larger target_faces"
-        )
-    out = solid.to_mesh()
-    return (
-        np.array(out.vert_properties[:, :3], dtype=np.float64),
-        np.array(out.tri_verts, dtype=np.int64),
-    )
-
-
-def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Closest points ``q`` on triangles ``(a, b, c)`` to points ``p``, row by row.
-
-    All arguments are ``(n, 3)``; returns ``q`` ``(n, 3)`` and the distances ``(n,)``.
-
-    The closest point by Voronoi region of the triangle (Ericson, Real-Time Collision
-    Detection, 5.1.5), vectorised.
-    """
-
-    def dot(u, v):
-        return np.einsum("ij,ij->i", u, v)
-
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    bp = p - b
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    cp = p - c
-    d5, d6 = dot(ab, cp), dot(ac, cp)
-    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = 1.0 / (va + vb + vc)
-        q = a + ab * (vb * denom)[:, None] + ac * (vc * denom)[:, None]  # inside
-        w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        q = np.where(
-            ((va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0))[:, None], b + w[:, None] * (c - b), q
-        )
-        w = d2 / (d2 - d6)
-        q = np.where(((vb <= 0) & (d2 >= 0) & (d6 <= 0))[:, None], a + w[:, None] * ac, q)
-        q = np.where(((d6 >= 0) & (d5 <= d6))[:, None], c, q)
-        v = d1 / (d1 - d3)
-        q = np.where(((vc <= 0) & (d1 >= 0) & (d3 <= 0))[:, None], a + v[:, None] * ab, q)
-        q = np.where(((d3 >= 0) & (d4 <= d3))[:, None], b, q)
-        q = np.where(((d1 <= 0) & (d2 <= 0))[:, None], a, q)
-    d = np.linalg.norm(p - q, axis=1)
-    return q, np.where(np.isfinite(d), d, np.inf)
-
-
-def _point_triangle_distance(p, a, b, c):
-    """Distance from points ``p`` to triangles ``(a, b, c)``, row by row, (n, 3) -> (n,)."""
-    return closest_on_triangles(p, a, b, c)[1]
-
-
-def _deviation(
-    dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, chunk: int = 131_072
-) -> Deviation:
-    """Distance from the dense vertices to the surface (vertices, faces), mm.
-
-    Exact point-to-surface distances (VTK's implicit poly-data distance) give the mean and
-    99th percentile over a random sample of 20,000 dense vertices. For the maximum every
-    dense vertex gets an upper bound, its distance to the triangle whose centroid lies
-    nearest (computed ``chunk`` vertices at a time, so memory stays small); the exact
-    distance is then computed in decreasing order of bound until the next bound is no
-    larger than the largest exact distance found, so the maximum over all dense vertices
-    is exact.
-    """
-    import pyvista as pv
-    from scipy.spatial import cKDTree
-    from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-    from vtkmodules.vtkCommonCore import vtkDoubleArray
-    from vtkmodules.vtkFiltersCore import vtkImplicitPolyDataDistance
-
-    distance = vtkImplicitPolyDataDistance()
-    distance.SetInput(pv.PolyData.from_regular_faces(vertices, faces))
-
-    def exact(points: np.ndarray) -> np.ndarray:
-        out = vtkDoubleArray()
-        distance.FunctionValue(numpy_to_vtk(np.ascontiguousarray(points, dtype=np.float64)), out)
-        return np.abs(vtk_to_numpy(out))
-
-    rng = np.random.default_rng(0)
-    sample = rng.choice(len(dense), size=min(20_000, len(dense)), replace=False)
-    d_sample = exact(dense[sample])
-    worst = float(d_sample.max())
-    tri = vertices[faces]
-    tree = cKDTree(tri.mean(axis=1))
-    bound = np.empty(len(dense))
-    for start in range(0, len(dense), chunk):
-        p = dense[start : start + chunk]
-        _, nearest = tree.query(p, k=1, workers=-1)
-        t = tri[nearest]
-        bound[start : start + chunk] = _point_triangle_distance(p, t[:, 0], t[:, 1], t[:, 2])
-    del tree, tri
-    check = np.nonzero(bound > worst)[0]
-    order = check[np.argsort(bound[check])[::-1]]
-    step = 2_048  # the largest bounds first: they raise ``worst`` quickly
-    start = 0
-    while start < len(order) and bound[order[start]] > worst:
-        part = order[start : start + step]
-        worst = max(worst, float(exact(dense[part]).max()))
-        start += step
-        step = min(4 * step, 32_768)
-    return Deviation(
-        mean_mm=float(d_sample.mean()),
-        max_mm=worst,
-        p99_mm=float(np.percentile(d_sample, 99)),
-    )
+    out = to_trimesh(solid)
+    return out.vertices.view(np.ndarray), out.faces.view(np.ndarray)
 
 
 def simplify(
@@ -368,15 +292,19 @@ def simplify(
 
     Quadric decimation (fast-simplification), optional Taubin smoothing (off by default:
     it moves the surface off the scan's iso level), then manifold3d, which guarantees a
-    closed 2-manifold. Where decimation pinched a thin neck so that a piece came off, or a
-    dense vertex lies more than ``max_error_mm`` from the result, decimation is retried
-    with at least half the dense triangles, and if that fails too the dense surface is
-    kept: the result is always one body within the bound.
+    closed 2-manifold, whose vertices that share a position (a pinch where two sheets
+    touch) are then moved a few micrometres apart (:func:`planner.bone.stl.separate_coincident`),
+    so the STL written and read back keeps the topology. Where decimation pinched a thin
+    neck so that a piece came off, or a dense vertex lies more than ``max_error_mm`` from
+    the result, decimation is retried with at least half the dense triangles, and if that
+    fails too the dense surface is kept: the result has the bodies of the input (slivers
+    under 1 mm³ that decimation leaves are dropped and counted) within the bound.
 
     Parameters
     ----------
     mesh : trimesh.Trimesh
-        Dense, watertight surface (from :func:`extract_surface`), LPS mm.
+        Dense, watertight surface (from :func:`extract_surface` or :func:`split_bodies`),
+        LPS mm, any number of bodies.
     target_faces : int
         Triangles wanted.
     max_error_mm : float
@@ -403,6 +331,12 @@ def simplify(
         raise ValueError(f"smooth_iterations must be >= 0, got {smooth_iterations}")
     dense = np.asarray(mesh.vertices, dtype=np.float64)
     dense_faces = np.asarray(mesh.faces, dtype=np.int64)
+    # bodies under a sliver's volume (a voxel or two) are kept as they are: decimation
+    # would take them for its own slivers
+    if isinstance(mesh.metadata.get("body_mm3"), float) and mesh.metadata["body_mm3"] > 1:
+        small, n_bodies = None, 1  # one body from split_bodies: nothing to set aside
+    else:
+        dense, dense_faces, small, n_bodies = _set_aside_small(dense, dense_faces)
     target = int(target_faces)
     while True:
         if target < len(dense_faces):
@@ -421,15 +355,20 @@ def simplify(
         # where decimation pinches a thin neck, manifold3d cuts it: a piece comes off (a
         # retry keeps more triangles); slivers of no volume are dropped, and closed pieces
         # facing inward (cavities, or the inside of a thin tube) kept
-        v, f, info = _one_body(v, f, min_cavity_mm3=_SLIVER_MM3, min_piece_mm3=_SLIVER_MM3)
-        dev = _deviation(dense, v, f)
-        within = dev.max_mm <= max_error_mm and info["dropped_pieces"] == 0
+        v, f, info = _sort_pieces(v, f, min_cavity_mm3=_SLIVER_MM3, min_piece_mm3=_FLAT_MM3)
+        v, _ = separate_coincident(v, f)
+        dev = deviation(dense, v, f)
+        n_out = sum(1 for b in info["body_mm3"] if b >= _SLIVER_MM3)
+        within = dev.max_mm <= max_error_mm and n_out == n_bodies
         if within or target >= len(dense_faces):
             break
         # thin plates and pits collapse under heavy decimation: ease it, and in the end
         # keep every triangle (one retry at half the dense count, then none)
         half = len(dense_faces) // 2
         target = max(2 * target, half) if target < half else len(dense_faces)
+    if small is not None:
+        f = np.concatenate([f, small[1] + len(v)])
+        v = np.concatenate([v, small[0]])
     out = trimesh.Trimesh(v, f, process=False)
     out.metadata.update(mesh.metadata)
     out.metadata.update(
@@ -437,31 +376,30 @@ def simplify(
         deviation_max_mm=dev.max_mm,
         simplify_dropped_pieces=info["dropped_pieces"],
         simplify_dropped_mm3=info["dropped_mm3"],
+        body_faces=info["body_faces"],
+        body_mm3=info["body_mm3"],
     )
     return out, dev
 
 
-def write_stl(mesh: trimesh.Trimesh, path: str | os.PathLike) -> None:
-    """Write a binary STL in LPS mm (atomic: a partial file never appears at ``path``).
+def _set_aside_small(vertices: np.ndarray, faces: np.ndarray):
+    """Split off the bodies under ``_SLIVER_MM3``.
 
-    The 80-byte header is ``planner bone model, binary STL, LPS mm``: no patient data.
+    Returns the rest (vertices, faces), the small ones as ``(vertices, faces)`` or None,
+    and the number of bodies left.
     """
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"mesh faces must have shape (n, 3), got {faces.shape}")
-    tri = vertices[faces]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-    record = np.dtype([("normal", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")], align=False)
-    data = np.zeros(len(faces), dtype=record)
-    data["normal"] = normals
-    data["v"] = tri
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(STL_HEADER.ljust(80, b" "))
-        fh.write(np.uint32(len(faces)).tobytes())
-        fh.write(data.tobytes())
+    comp = components(faces, len(vertices))
+    volume = np.bincount(comp, weights=signed_volumes(vertices, faces))
+    volume = volume if volume.sum() >= 0 else -volume
+    small = (volume > 0) & (volume < _SLIVER_MM3)
+    n_bodies = int(np.count_nonzero(volume >= _SLIVER_MM3))
+    if not small.any():
+        return vertices, faces, None, n_bodies
+    parts = []
+    for pick in (~small[comp], small[comp]):
+        used, index = np.unique(faces[pick], return_inverse=True)
+        parts.append((vertices[used], index.reshape(-1, 3)))
+    return parts[0][0], parts[0][1], parts[1], n_bodies
 
 
 def mesh_report(mesh: trimesh.Trimesh) -> dict:
@@ -479,8 +417,8 @@ def mesh_report(mesh: trimesh.Trimesh) -> dict:
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces, dtype=np.int64)
     if len(faces):
-        comp = _components(faces, len(vertices))
-        comp_volume = np.bincount(comp, weights=_signed_volumes(vertices, faces))
+        comp = components(faces, len(vertices))
+        comp_volume = np.bincount(comp, weights=signed_volumes(vertices, faces))
         comp_volume = comp_volume[np.bincount(comp) > 0]
     else:
         comp_volume = np.zeros(0)

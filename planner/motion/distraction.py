@@ -35,6 +35,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.geometry import (
+    apply_affine,
+    check_pose,
+    invert_pose,
+    rigid_pose,
+    rotation_about_axis,
+    unit,
+)
 from planner.motion.schedule import Schedule, length_at
 from planner.plan.case import Device, Distractor
 
@@ -45,7 +53,6 @@ __all__ = [
     "Motion",
     "MotionSettings",
     "SegmentPose",
-    "apply_pose",
     "curvilinear_track",
     "device_pose",
     "footplate_points",
@@ -53,7 +60,6 @@ __all__ = [
     "landmark_positions",
     "moved_mesh",
     "pose_at",
-    "rotation_about_axis",
     "segment_poses",
     "solve_at",
     "solve_segment_pose",
@@ -88,45 +94,6 @@ class MotionSettings:
 
 
 # ---------------------------------------------------------------------------------------
-# Rigid transforms
-
-
-def rotation_about_axis(axis, angle_rad: float) -> np.ndarray:
-    """(3, 3) rotation by ``angle_rad`` about the unit ``axis`` (right-hand rule)."""
-    a = np.asarray(axis, dtype=float)
-    a = a / np.linalg.norm(a)
-    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
-    return np.eye(3) + math.sin(angle_rad) * k + (1.0 - math.cos(angle_rad)) * (k @ k)
-
-
-def _rigid(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    out = np.eye(4)
-    out[:3, :3] = rotation
-    out[:3, 3] = translation
-    return out
-
-
-def apply_pose(pose: np.ndarray, points) -> np.ndarray:
-    """Apply a (4, 4) pose to (3,) or (n, 3) points; same shape out."""
-    pts = np.asarray(points, dtype=float)
-    return pts @ pose[:3, :3].T + pose[:3, 3]
-
-
-def _check_pose(pose) -> np.ndarray:
-    pose = np.asarray(pose, dtype=float)
-    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
-        raise ValueError(f"pose must be a finite (4, 4) matrix, got shape {pose.shape}")
-    rot = pose[:3, :3]
-    if (
-        not np.allclose(rot.T @ rot, np.eye(3), atol=1e-6)
-        or abs(np.linalg.det(rot) - 1.0) > 1e-6
-        or not np.allclose(pose[3], [0, 0, 0, 1])
-    ):
-        raise ValueError("pose must be rigid (orthonormal rotation, det +1, last row 0 0 0 1)")
-    return pose
-
-
-# ---------------------------------------------------------------------------------------
 # One device
 
 
@@ -143,7 +110,7 @@ def curvilinear_track(distractor: Distractor, device: Device) -> tuple[np.ndarra
             f"distractor {distractor.name!r}: curve_toward is required for the curvilinear"
             f" device {device.name!r}"
         )
-    v = _unit(distractor.vector, f"distractor {distractor.name!r} vector")
+    v = unit(distractor.vector, name=f"distractor {distractor.name!r} vector")
     c = np.asarray(distractor.curve_toward, dtype=float)
     c = c - v * float(c @ v)
     if np.linalg.norm(c) < 1e-6:
@@ -154,14 +121,6 @@ def curvilinear_track(distractor: Distractor, device: Device) -> tuple[np.ndarra
     c /= np.linalg.norm(c)
     centre = np.asarray(distractor.moving_point_mm, dtype=float) + device.track_radius_mm * c
     return centre, np.cross(v, c)
-
-
-def _unit(v, what: str) -> np.ndarray:
-    arr = np.asarray(v, dtype=float)
-    norm = float(np.linalg.norm(arr))
-    if arr.shape != (3,) or not norm > 1e-9:
-        raise PlannerError(f"{what} must be a non-zero 3-vector, got {v!r}")
-    return arr / norm
 
 
 def device_pose(distractor: Distractor, device: Device, length_mm: float) -> np.ndarray:
@@ -191,12 +150,12 @@ def device_pose(distractor: Distractor, device: Device, length_mm: float) -> np.
             f"distractor {distractor.name!r}: length {s:g} mm is outside the stroke of"
             f" {device.name!r} (0-{device.stroke_mm:g} mm)"
         )
-    v = _unit(distractor.vector, f"distractor {distractor.name!r} vector")
+    v = unit(distractor.vector, name=f"distractor {distractor.name!r} vector")
     if device.kind == "linear":
-        return _rigid(np.eye(3), s * v)
+        return rigid_pose(np.eye(3), s * v)
     centre, axis = curvilinear_track(distractor, device)
     rot = rotation_about_axis(axis, s / device.track_radius_mm)
-    return _rigid(rot, centre - rot @ centre)
+    return rigid_pose(rot, centre - rot @ centre)
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,7 +205,7 @@ def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(h)
     d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
     rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return _rigid(rot, dst_c - rot @ src_c)
+    return rigid_pose(rot, dst_c - rot @ src_c)
 
 
 def solve_segment_pose(
@@ -298,11 +257,11 @@ def solve_segment_pose(
         matrix = own[distractors[0].name]
     else:
         src = np.vstack([frames[d.name] for d in distractors])
-        dst = np.vstack([apply_pose(own[d.name], frames[d.name]) for d in distractors])
+        dst = np.vstack([apply_affine(own[d.name], frames[d.name]) for d in distractors])
         matrix = kabsch(src, dst)
     rms, worst, vec = {}, {}, {}
     for d in distractors:
-        gap = apply_pose(matrix, frames[d.name]) - apply_pose(own[d.name], frames[d.name])
+        gap = apply_affine(matrix, frames[d.name]) - apply_affine(own[d.name], frames[d.name])
         dist = np.linalg.norm(gap, axis=1)
         rms[d.name] = float(np.sqrt(np.mean(dist**2)))
         worst[d.name] = float(dist.max())
@@ -312,7 +271,7 @@ def solve_segment_pose(
 
 def vector_angles_deg(distractors: Sequence[Distractor]) -> np.ndarray:
     """(n, n) angles between the distractors' vectors, degrees (0 on the diagonal)."""
-    vs = np.array([_unit(d.vector, f"distractor {d.name!r} vector") for d in distractors])
+    vs = np.array([unit(d.vector, name=f"distractor {d.name!r} vector") for d in distractors])
     n = len(vs)
     out = np.zeros((n, n))
     for i in range(n):
@@ -473,7 +432,7 @@ def landmark_positions(
         p = np.asarray(point, dtype=float)
         key = landmark_segments.get(name)
         if key in solved:
-            positions[name] = apply_pose(solved[key].matrix, p)
+            positions[name] = apply_affine(solved[key].matrix, p)
         elif (
             binding
             and len(carriers.get(key, ())) == 1
@@ -481,8 +440,8 @@ def landmark_positions(
         ):
             dname = carriers[key][0]
             sp = solved[motion.segment_of[dname]]
-            forced = sp.matrix @ np.linalg.inv(sp.device_poses[dname])
-            positions[name] = apply_pose(forced, p)
+            forced = sp.matrix @ invert_pose(sp.device_poses[dname])
+            positions[name] = apply_affine(forced, p)
             estimates[name] = BINDING_ESTIMATE.format(name=dname)
         else:
             positions[name] = p.copy()
@@ -495,7 +454,7 @@ def moved_mesh(mesh: trimesh.Trimesh, pose) -> trimesh.Trimesh:
 
     if not isinstance(mesh, trimesh.Trimesh):
         raise TypeError(f"mesh must be a trimesh.Trimesh, got {type(mesh).__name__}")
-    pose = _check_pose(pose)
+    pose = check_pose(pose, "pose")
     out = mesh.copy()
     out.apply_transform(pose)
     return out

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.geometry import unit
 from planner.motion.distraction import (
     Motion,
     MotionSettings,
-    _unit,
     landmark_positions,
     solve_at,
     vector_angles_deg,
@@ -145,7 +145,9 @@ def bilateral_report(
     for d in dists:
         if d.name not in check:
             continue
-        elevation = math.degrees(math.asin(min(1.0, abs(_unit(d.vector, "vector")[2]))))
+        elevation = math.degrees(
+            math.asin(min(1.0, abs(unit(d.vector, name=f"distractor {d.name!r} vector")[2])))
+        )
         if elevation > settings.vertical_warn_deg:
             warnings.append(
                 f"vector of {d.name!r} is {elevation:.0f} degrees from the axial plane (mostly"

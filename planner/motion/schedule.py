@@ -1,4 +1,4 @@
-"""The turn schedule: every activation of every distractor, and its exports.
+"""The turn schedule: every activation of every distractor (exports: :mod:`.calendar`).
 
 Time is counted in days since surgery: ``t = 0`` is 00:00 (local wall-clock time, no time
 zone) on the day of surgery, ``protocol.start_date``; day ``k`` is the ``k``-th calendar day
@@ -9,9 +9,9 @@ Timing rule
     After the latency, the first activation is at the first ``first_activation_time``
     at or after ``t = latency_days`` (latency 1 day, 08:00 -> ``t = 1 + 8/24``); then one
     activation every ``24 / activations_per_day`` hours, each of
-    ``rate_mm_per_day / activations_per_day`` mm, until the planned length (the target,
-    or the device's stroke if that is shorter). The last activation is partial when the
-    planned length is not a whole number of steps.
+    ``rate_mm_per_day / activations_per_day`` mm, until the target. The last activation
+    is partial when the target is not a whole number of steps. A target beyond the
+    device's stroke is refused, by the case model's rule (as ``check`` and ``build`` do).
 Milestones
     ``day_target_reached`` of a distractor is the time of its last activation; the end
     of distraction is the latest of these; the end of consolidation is the end of
@@ -21,45 +21,35 @@ Milestones
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import math
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from planner.errors import PlannerError
-from planner.fileio import atomic_path
-from planner.plan.case import Device, Distractor, Protocol
+from planner.plan.case import (
+    CaseError,
+    Device,
+    Distractor,
+    Protocol,
+    distractor_problems,
+    protocol_problems,
+)
 
 __all__ = [
     "Activation",
     "DistractorPlan",
     "ProtocolLimits",
     "Schedule",
+    "format_mm",
     "format_turns",
     "length_at",
     "make_schedule",
     "schedule_rows",
-    "write_csv",
-    "write_ics",
 ]
 
 _EPS = 1e-9
-CSV_COLUMNS = (
-    "index",
-    "number",
-    "distractor",
-    "device",
-    "day",
-    "time_days",
-    "datetime",
-    "turns",
-    "mm",
-    "cumulative_mm",
-)
 
 
 @dataclass(frozen=True)
@@ -124,7 +114,7 @@ class Activation:
 class DistractorPlan:
     """The schedule of one distractor.
 
-    ``planned_mm`` is the target, or the device's stroke when the target exceeds it.
+    ``planned_mm`` is the target (never beyond the stroke: the case model refuses that).
     ``partial_last_mm`` is the size of the last activation when it is smaller than a full
     step, else None. ``day_target_reached`` is the time (days since surgery) of the last
     activation.
@@ -177,33 +167,13 @@ class Schedule:
 def _check_protocol(protocol: Protocol) -> tuple[dt.datetime | None, float]:
     if not isinstance(protocol, Protocol):
         raise TypeError(f"protocol must be a Protocol, got {type(protocol).__name__}")
-    if not protocol.rate_mm_per_day > 0:
-        raise PlannerError(
-            f"protocol.rate_mm_per_day is {protocol.rate_mm_per_day:g}; it must be > 0"
-        )
-    if int(protocol.activations_per_day) != protocol.activations_per_day or not (
-        protocol.activations_per_day >= 1
-    ):
-        raise PlannerError(
-            f"protocol.activations_per_day is {protocol.activations_per_day!r};"
-            " it must be a whole number >= 1"
-        )
-    if protocol.latency_days < 0 or protocol.consolidation_days < 0:
-        raise PlannerError("protocol.latency_days and consolidation_days must be >= 0")
-    try:
-        clock = dt.time.fromisoformat(protocol.first_activation_time)
-    except ValueError:
-        raise PlannerError(
-            f"protocol.first_activation_time is {protocol.first_activation_time!r}; use HH:MM"
-        ) from None
+    problems = protocol_problems(protocol)
+    if problems:
+        raise CaseError(problems)
+    clock = dt.time.fromisoformat(protocol.first_activation_time)
     surgery = None
     if protocol.start_date:
-        try:
-            surgery = dt.datetime.combine(dt.date.fromisoformat(protocol.start_date), dt.time())
-        except ValueError:
-            raise PlannerError(
-                f"protocol.start_date is {protocol.start_date!r}; use an ISO date like 2026-12-01"
-            ) from None
+        surgery = dt.datetime.combine(dt.date.fromisoformat(protocol.start_date), dt.time())
     tod = (clock.hour * 3600 + clock.minute * 60 + clock.second) / 86400.0
     return surgery, tod
 
@@ -231,23 +201,24 @@ def make_schedule(
     Returns
     -------
     Schedule
-        With one-line ``warnings`` for a target beyond the stroke (the schedule stops at
-        the stroke), a partial last activation and protocol values outside the usual
-        ranges.
+        With one-line ``warnings`` for a partial last activation and protocol values
+        outside the usual ranges.
 
     Raises
     ------
     PlannerError
-        No distractors, a device not in the catalog, duplicate names, bad protocol values.
+        No distractors; :class:`~planner.plan.case.CaseError` for what the case model
+        refuses (bad protocol values, duplicate names, an unknown device, a target beyond
+        the stroke), in the same words as ``planner check``.
     """
     limits = ProtocolLimits() if limits is None else limits
     surgery, tod = _check_protocol(protocol)
     distractors = tuple(distractors)
     if not distractors:
         raise PlannerError("the case has no distractors; add one with 'planner distractor add'")
-    names = [d.name for d in distractors]
-    if len(set(names)) != len(names):
-        raise PlannerError(f"distractor names must differ; got {', '.join(names)}")
+    problems = distractor_problems(distractors, catalog)
+    if problems:  # the case model's rules: unique names, known devices, the stroke
+        raise CaseError(problems)
     apd = int(protocol.activations_per_day)
     step = protocol.rate_mm_per_day / apd
     interval = 1.0 / apd
@@ -257,27 +228,16 @@ def make_schedule(
     plans: dict[str, DistractorPlan] = {}
     rows: list[tuple[float, int, int, str, float, float, float]] = []
     for order, d in enumerate(distractors):
-        if d.device not in catalog:
-            known = ", ".join(catalog) or "none"
-            raise PlannerError(
-                f"distractor {d.name!r} uses device {d.device!r}, not in the catalog (known: {known})"
-            )
         device = catalog[d.device]
         planned = float(d.target_mm)
-        if planned > device.stroke_mm + _EPS:
-            warnings.append(
-                f"distractor {d.name!r}: target {_mm(planned)} mm exceeds the stroke of"
-                f" {device.name!r} ({_mm(device.stroke_mm)} mm); the schedule stops at the stroke"
-            )
-            planned = float(device.stroke_mm)
         n = max(1, math.ceil(planned / step - 1e-9))
         last = planned - (n - 1) * step
         partial = None if abs(last - step) <= 1e-9 * max(1.0, step) else last
         if partial is not None:
             warnings.append(
-                f"distractor {d.name!r}: the last activation is partial, {_mm(last)} mm"
-                f" ({format_turns(last / device.mm_per_turn)}), because {_mm(planned)} mm"
-                f" is not a multiple of {_mm(step)} mm"
+                f"distractor {d.name!r}: the last activation is partial, {format_mm(last)} mm"
+                f" ({format_turns(last / device.mm_per_turn)}), because {format_mm(planned)} mm"
+                f" is not a multiple of {format_mm(step)} mm"
             )
         for k in range(1, n + 1):
             t = first + (k - 1) * interval
@@ -333,7 +293,7 @@ def _protocol_warnings(schedule: Schedule, limits: ProtocolLimits) -> list[str]:
     lo, hi = limits.rate_mm_per_day
     if not lo <= p.rate_mm_per_day <= hi:
         out.append(
-            f"rate {_mm(p.rate_mm_per_day)} mm/day is outside the usual {_mm(lo)}-{_mm(hi)} mm/day"
+            f"rate {format_mm(p.rate_mm_per_day)} mm/day is outside the usual {format_mm(lo)}-{format_mm(hi)} mm/day"
         )
     if p.latency_days > limits.max_latency_days:
         out.append(
@@ -355,12 +315,12 @@ def _protocol_warnings(schedule: Schedule, limits: ProtocolLimits) -> list[str]:
         if turns < frac - 1e-9:
             out.append(
                 f"each activation of {plan.device.name!r} is {format_turns(turns)}"
-                f" ({_mm(plan.step_mm)} mm), less than {format_turns(frac)}: hard to turn accurately"
+                f" ({format_mm(plan.step_mm)} mm), less than {format_turns(frac)}: hard to turn accurately"
             )
         elif abs(turns / frac - round(turns / frac)) > 1e-6:
             out.append(
                 f"each activation of {plan.device.name!r} is {format_turns(turns)}"
-                f" ({_mm(plan.step_mm)} mm at {_mm(plan.device.mm_per_turn)} mm per turn),"
+                f" ({format_mm(plan.step_mm)} mm at {format_mm(plan.device.mm_per_turn)} mm per turn),"
                 f" not a whole number of {format_turns(frac)}s: change the rate or rhythm"
             )
     if p.consolidation_days < limits.min_consolidation_days:
@@ -379,8 +339,8 @@ def _protocol_warnings(schedule: Schedule, limits: ProtocolLimits) -> list[str]:
     for plan in schedule.plans.values():
         if not lo <= plan.target_mm <= hi:
             out.append(
-                f"distractor {plan.distractor.name!r}: target {_mm(plan.target_mm)} mm is outside"
-                f" the usual {_mm(lo)}-{_mm(hi)} mm for craniofacial distraction"
+                f"distractor {plan.distractor.name!r}: target {format_mm(plan.target_mm)} mm is outside"
+                f" the usual {format_mm(lo)}-{format_mm(hi)} mm for craniofacial distraction"
             )
     return out
 
@@ -391,7 +351,7 @@ def _when(surgery: dt.datetime | None, t_days: float) -> dt.datetime | None:
     return surgery + dt.timedelta(seconds=round(t_days * 86400.0))
 
 
-def _mm(value: float) -> str:
+def format_mm(value: float) -> str:
     """A length without trailing zeros: 0.5, 3.25, 15."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
@@ -474,132 +434,8 @@ def schedule_rows(schedule: Schedule) -> list[dict[str, str]]:
                 "time": time,
                 "distractor": a.distractor,
                 "turns": format_turns(a.turns),
-                "mm": _mm(a.mm),
-                "total mm": _mm(a.cumulative_mm),
+                "mm": format_mm(a.mm),
+                "total mm": format_mm(a.cumulative_mm),
             }
         )
     return rows
-
-
-def write_csv(schedule: Schedule, path: str | Path) -> Path:
-    """Write every activation as CSV (columns :data:`CSV_COLUMNS`), atomically.
-
-    ``datetime`` is ISO local time (empty without a start date); lengths in mm, times in
-    days since surgery.
-    """
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(CSV_COLUMNS)
-            for a in schedule.activations:
-                writer.writerow(
-                    [
-                        a.index,
-                        a.number,
-                        a.distractor,
-                        schedule.plans[a.distractor].device.name,
-                        a.day,
-                        f"{a.time_days:.6f}",
-                        a.when.isoformat(timespec="minutes") if a.when else "",
-                        f"{a.turns:.4f}",
-                        f"{a.mm:.4f}",
-                        f"{a.cumulative_mm:.4f}",
-                    ]
-                )
-    return path
-
-
-def write_ics(
-    schedule: Schedule,
-    path: str | Path,
-    *,
-    label: str,
-    dtstamp: dt.datetime | None = None,
-    event_minutes: int = 10,
-) -> Path:
-    """Write the schedule as an iCalendar file (RFC 5545) that imports into a phone calendar.
-
-    One VEVENT per activation ("Turn left distractor 1 turn (0.5 mm) — total 3.5 mm",
-    ``event_minutes`` long, floating local time), plus all-day events for the end of
-    distraction and the end of consolidation. UIDs are derived from the label, start date,
-    distractor and activation number, so importing a rebuilt file updates the events
-    rather than duplicating them (give different cases different labels).
-
-    Parameters
-    ----------
-    label : str
-        The case label the user gave (the only identifying text written).
-    dtstamp : datetime, optional
-        Creation stamp (UTC); default now.
-
-    Raises
-    ------
-    PlannerError
-        If ``protocol.start_date`` is not set.
-    """
-    import icalendar
-
-    if schedule.surgery is None:
-        raise PlannerError("protocol.start_date is not set; set it to export a calendar")
-    stamp = dtstamp or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    if stamp.tzinfo is None:
-        raise ValueError("dtstamp must be timezone-aware (UTC)")
-    stamp = stamp.astimezone(dt.UTC)
-    label = label.strip()
-    name = label or "distraction"
-    base = f"planner/{name}/{schedule.protocol.start_date}"
-
-    def uid(key: str) -> str:
-        return f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{base}/{key}')}@planner"
-
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//planner//distraction schedule//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"{name}: distraction")
-    note = "Planned with planner (research software, not a certified medical device)."
-    for a in schedule.activations:
-        plan = schedule.plans[a.distractor]
-        event = icalendar.Event()
-        event.add("uid", uid(f"{a.distractor}/{a.number}"))
-        event.add("dtstamp", stamp)
-        event.add("dtstart", a.when)
-        event.add("dtend", a.when + dt.timedelta(minutes=event_minutes))
-        event.add(
-            "summary",
-            f"Turn {a.distractor} distractor {format_turns(a.turns)} ({_mm(a.mm)} mm)"
-            f" — total {_mm(a.cumulative_mm)} mm",
-        )
-        event.add(
-            "description",
-            f"{label + ': ' if label else ''}activation {a.number} of {plan.n_activations}"
-            f" of the {a.distractor} distractor ({plan.device.name});"
-            f" planned length {_mm(plan.planned_mm)} mm. {note}",
-        )
-        cal.add_component(event)
-    milestones = (
-        ("end-of-distraction", schedule.end_of_distraction_days, "End of distraction"),
-        (
-            "end-of-consolidation",
-            schedule.end_of_consolidation_days,
-            "End of consolidation: device removal can be planned",
-        ),
-    )
-    for key, t, summary in milestones:
-        day = schedule.when(t).date()
-        event = icalendar.Event()
-        event.add("uid", uid(key))
-        event.add("dtstamp", stamp)
-        event.add("dtstart", day)
-        event.add("dtend", day + dt.timedelta(days=1))
-        event.add("summary", summary)
-        event.add("description", f"{label + ': ' if label else ''}day {math.floor(t)}. {note}")
-        event.add("transp", "TRANSPARENT")
-        cal.add_component(event)
-    data = cal.to_ical()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path

@@ -8,17 +8,28 @@ they are missing or were made with other decisions).
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.pipeline.segments import name_segments, segment_roles, segments_near
 from planner.plan.case import Case, Distractor, load_case
+from planner.progress import ProgressFn
+
+if TYPE_CHECKING:
+    import trimesh
+
+    from planner.motion.collision import CollisionReport
+    from planner.motion.distraction import Motion
+    from planner.motion.measure import BilateralReport, Measurements
+    from planner.motion.schedule import Schedule
+    from planner.plan.cuts import CutResult
 
 __all__ = ["OUT_DIR", "Plan", "build_case", "plan_case"]
 
@@ -30,8 +41,6 @@ VECTOR_IN_PLANE_WARN_DEG = 30.0
 # A landmark this close to a second segment is ambiguous (e.g. a condyle in its fossa).
 LANDMARK_AMBIGUITY_MM = 1.0
 
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass(frozen=True, eq=False)
 class Plan:
@@ -40,38 +49,41 @@ class Plan:
     Attributes
     ----------
     case : Case
-    cut : planner.plan.cuts.CutResult
+    cut : CutResult
         Segments after the cuts (``cut.segments[i].name`` set to ``names[i]``).
     roles : dict segment name -> str
         "moving (left, right)", "fixed (left)", "static".
-    schedule : planner.motion.schedule.Schedule or None
-    motion : planner.motion.distraction.Motion or None
-    bilateral : planner.motion.measure.BilateralReport or None
-    measurements : planner.motion.measure.Measurements or None
-    collisions : planner.motion.collision.CollisionReport or None
+    schedule : Schedule or None
+    motion : Motion or None
+    bilateral : BilateralReport or None
+    measurements : Measurements or None
+    collisions : CollisionReport or None
     landmark_segments : dict landmark -> segment name
     models : dict name -> trimesh.Trimesh
         The bone models the plan was made from (listed in the manifest as models).
+    guides : tuple of planner.guides.run.BuiltGuide
+        The printable guides of the case's ``guides``, each with its checks.
     warnings : tuple of str
         Every warning, each one line.
     seconds : dict step -> float
     """
 
     case: Case
-    cut: object
+    cut: CutResult
     roles: dict[str, str]
-    schedule: object = None
-    motion: object = None
-    bilateral: object = None
-    measurements: object = None
-    collisions: object = None
+    schedule: Schedule | None = None
+    motion: Motion | None = None
+    bilateral: BilateralReport | None = None
+    measurements: Measurements | None = None
+    collisions: CollisionReport | None = None
     landmark_segments: dict[str, str] = field(default_factory=dict)
-    models: dict[str, object] = field(default_factory=dict)
+    models: dict[str, trimesh.Trimesh] = field(default_factory=dict)
+    guides: tuple = ()
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def segments(self) -> dict[str, object]:
+    def segments(self) -> dict[str, trimesh.Trimesh]:
         """Segment name -> mesh at day 0."""
         return {s.name: s.mesh for s in self.cut.segments}
 
@@ -84,7 +96,7 @@ class Plan:
             poses.update(pose_at(self.motion, self.schedule, t_days, continuous=continuous))
         return poses
 
-    def meshes_at(self, t_days: float) -> dict[str, object]:
+    def meshes_at(self, t_days: float) -> dict[str, trimesh.Trimesh]:
         """Segment meshes moved to their pose at ``t_days`` (days since surgery)."""
         from planner.motion.distraction import moved_mesh
 
@@ -96,12 +108,24 @@ class Plan:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class _MotionPlan:
+    """The motion part of a plan (see :class:`Plan`), with its warnings."""
+
+    schedule: Schedule
+    motion: Motion
+    landmark_segments: dict[str, str]
+    bilateral: BilateralReport
+    measurements: Measurements
+    warnings: tuple[str, ...]
+
+
 def plan_case(
     case: Case,
-    models: Mapping[str, object],
+    models: Mapping[str, trimesh.Trimesh],
     *,
     collisions: bool = True,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> Plan:
     """Derive the plan from the case's decisions and the bone models.
 
@@ -119,20 +143,68 @@ def plan_case(
     ------
     PlannerError
         A plan that cannot work: a cut that misses the bone, overlapping cuts, a
-        footplate off the bone, a segment still attached, a vector in its cut plane, a
-        target beyond the device's stroke.
+        footplate off the bone, a segment still attached, a vector in its cut plane
+        (a target beyond the device's stroke is refused by the case model on load).
     """
-    import dataclasses
-
-    from planner.plan import cuts as osteotomy
-    from planner.plan.devices import device_catalog
-
     seconds: dict[str, float] = {}
-    warnings: list[str] = []
     step = _Steps(progress, seconds)
-
     with step("cutting"):
-        cut = osteotomy.cut_bone(models, case.osteotomies)
+        cut, warnings = _cut(case, models)
+    moving_of, fixed_of = _footplate_segments(case, cut)
+    with step("free-segment check"):
+        _require_free_segments(case, cut, moving_of, fixed_of)
+    for d in case.distractors:
+        warnings += _vector_to_cut_checks(d, case)
+    cut, names = name_segments(cut, moving_of, fixed_of)
+    roles = segment_roles(names, moving_of, fixed_of)
+    warnings += _missing_decisions(case)
+    guides = ()
+    if case.guides:  # cutting and positioning guides (issue 9), each checked
+        from planner.guides.run import build_guides
+
+        with step("guides"):
+            guides, guide_warnings = build_guides(case, models)
+        warnings += guide_warnings
+    if not case.distractors:
+        return Plan(
+            case,
+            cut,
+            roles,
+            models=dict(models),
+            guides=guides,
+            warnings=tuple(warnings),
+            seconds=seconds,
+        )
+    moved = _motion(case, cut, names, moving_of, fixed_of)
+    warnings += moved.warnings
+    report = None
+    if collisions:
+        with step("collision sweep"):
+            report = _collisions(cut, moved.motion, moved.schedule, progress)
+        warnings += _collision_warnings(report)
+    return Plan(
+        case,
+        cut,
+        roles,
+        schedule=moved.schedule,
+        motion=moved.motion,
+        bilateral=moved.bilateral,
+        measurements=moved.measurements,
+        collisions=report,
+        landmark_segments=moved.landmark_segments,
+        models=dict(models),
+        guides=guides,
+        warnings=tuple(warnings),
+        seconds=seconds,
+    )
+
+
+def _cut(case: Case, models: Mapping[str, trimesh.Trimesh]) -> tuple[CutResult, list[str]]:
+    """Cut the models; warn about volume not conserved and crumbs left out."""
+    from planner.plan.cuts import cut_bone
+
+    cut = cut_bone(models, case.osteotomies)
+    warnings = []
     for model, err in cut.volume_balance().items():
         if abs(err) > 0.005:
             warnings.append(
@@ -144,98 +216,90 @@ def plan_case(
             f"a {crumb.volume_mm3:.1f} mm³ crumb of {crumb.model} at {_fmt(crumb.center_mm)} "
             "was left out of the segments"
         )
+    return cut, warnings
 
-    catalog = device_catalog(case)
+
+def _footplate_segments(case: Case, cut: CutResult) -> tuple[dict[str, int], dict[str, int]]:
+    """Per distractor, the index of the segment under its moving and its fixed footplate."""
+    from planner.plan.cuts import segment_at
+
     moving_of, fixed_of = {}, {}
     for d in case.distractors:
-        moving_of[d.name] = osteotomy.segment_at(
+        moving_of[d.name] = segment_at(
             cut, d.moving_point_mm, label=f"moving footplate point of distractor {d.name!r}"
         )
-        fixed_of[d.name] = osteotomy.segment_at(
+        fixed_of[d.name] = segment_at(
             cut, d.fixed_point_mm, label=f"fixed footplate point of distractor {d.name!r}"
         )
-        device = catalog[d.device]
-        if d.target_mm > device.stroke_mm + 1e-9:
-            raise PlannerError(
-                f"distractor {d.name!r}: target {d.target_mm:g} mm is beyond the stroke of "
-                f"{device.name} ({device.stroke_mm:g} mm); choose a longer device or a "
-                "shorter target"
-            )
-    with step("free-segment check"):
-        for d in case.distractors:
-            if moving_of[d.name] == fixed_of[d.name]:
-                osteotomy.require_free_segment(cut, d)
+    return moving_of, fixed_of
+
+
+def _require_free_segments(case: Case, cut: CutResult, moving_of, fixed_of) -> None:
+    """Refuse a distractor whose footplates are on one piece of bone, naming the bridges."""
+    from planner.plan.free import require_free_segment
+
     for d in case.distractors:
-        warnings += _vector_to_cut_checks(d, case)
+        if moving_of[d.name] == fixed_of[d.name]:
+            require_free_segment(cut, d)
 
-    names = _segment_names(cut, moving_of, fixed_of)
-    cut = dataclasses.replace(
-        cut,
-        segments=tuple(
-            dataclasses.replace(s, name=n) for s, n in zip(cut.segments, names, strict=True)
-        ),
-    )
-    roles = _roles(names, moving_of, fixed_of)
+
+def _missing_decisions(case: Case) -> list[str]:
+    """Warnings for a plan without osteotomies or distractors."""
+    out = []
     if not case.osteotomies:
-        warnings.append("no osteotomy planned: add one with 'planner osteotomy add'")
+        out.append("no osteotomy planned: add one with 'planner osteotomy add'")
     if not case.distractors:
-        warnings.append("no distractor planned: add one with 'planner distractor add'")
-        return Plan(
-            case, cut, roles, models=dict(models), warnings=tuple(warnings), seconds=seconds
-        )
+        out.append("no distractor planned: add one with 'planner distractor add'")
+    return out
 
-    from planner.motion import distraction, measure, schedule
 
-    sched = schedule.make_schedule(case.distractors, catalog, case.protocol)
-    warnings += sched.warnings
-    motion = distraction.Motion(
+def _motion(case: Case, cut: CutResult, names: list[str], moving_of, fixed_of) -> _MotionPlan:
+    """Schedule, motion, landmark segments, bilateral report and measurements."""
+    from planner.motion.distraction import Motion
+    from planner.motion.measure import bilateral_report, measure
+    from planner.motion.schedule import make_schedule
+    from planner.plan.devices import device_catalog
+
+    sched = make_schedule(case.distractors, device_catalog(case), case.protocol)
+    motion = Motion(
         segment_of={d: names[i] for d, i in moving_of.items()},
         fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
     )
-    landmark_segments = {}
+    landmark_segments, warnings = _landmark_segments(case, cut, names)
+    bilateral = bilateral_report(
+        motion, sched, landmarks_mm=case.landmarks_mm, landmark_segments=landmark_segments
+    )
+    measurements = measure(motion, sched, case.landmarks_mm, landmark_segments)
+    warnings = (*sched.warnings, *warnings, *bilateral.warnings, *measurements.warnings)
+    from planner.motion.footprint import regenerate_warnings  # the vector-to-cut angle
+
+    segments = {names[i]: s.mesh for i, s in enumerate(cut.segments)}
+    warnings += tuple(regenerate_warnings(case.osteotomies, segments, motion, sched))
+    return _MotionPlan(sched, motion, landmark_segments, bilateral, measurements, warnings)
+
+
+def _landmark_segments(
+    case: Case, cut: CutResult, names: list[str]
+) -> tuple[dict[str, str], list[str]]:
+    """The segment each landmark moves with, and warnings for those off or between bones."""
+    from planner.plan.cuts import segment_at
+
+    found, warnings = {}, []
     for lm, point in case.landmarks_mm.items():
         try:
-            i = osteotomy.segment_at(cut, point, label=f"landmark {lm!r}")
+            i = segment_at(cut, point, label=f"landmark {lm!r}")
         except PlannerError as exc:
             warnings.append(f"{exc} (it is treated as not moving)")
             continue
-        landmark_segments[lm] = names[i]
-        near = _segments_near(cut, point, LANDMARK_AMBIGUITY_MM, skip=i)
+        found[lm] = names[i]
+        near = segments_near(cut, point, LANDMARK_AMBIGUITY_MM, skip=i)
         if near:
             warnings.append(
                 f"landmark {lm!r} is within {LANDMARK_AMBIGUITY_MM:g} mm of "
                 f"{', '.join(names[j] for j in near)} as well as {names[i]}; it is taken to "
                 f"move with {names[i]}: move it into the bone it belongs to"
             )
-    bilateral = measure.bilateral_report(
-        motion,
-        sched,
-        landmarks_mm=case.landmarks_mm,
-        landmark_segments=landmark_segments,
-    )
-    warnings += bilateral.warnings
-    measurements = measure.measure(motion, sched, case.landmarks_mm, landmark_segments)
-    warnings += measurements.warnings
-
-    report = None
-    if collisions:
-        with step("collision sweep"):
-            report = _collisions(cut, motion, sched)
-        warnings += _collision_warnings(report)
-    return Plan(
-        case,
-        cut,
-        roles,
-        schedule=sched,
-        motion=motion,
-        bilateral=bilateral,
-        measurements=measurements,
-        collisions=report,
-        landmark_segments=landmark_segments,
-        models=dict(models),
-        warnings=tuple(warnings),
-        seconds=seconds,
-    )
+    return found, warnings
 
 
 class _Steps:
@@ -259,22 +323,6 @@ class _Steps:
                 self.progress(name, 1, 1)
 
         return timed()
-
-
-def _segments_near(cut, point, within_mm: float, *, skip: int) -> list[int]:
-    """Indices of segments (other than ``skip``) with a vertex within ``within_mm``."""
-    p = np.asarray(point, dtype=float)
-    near = []
-    for j, s in enumerate(cut.segments):
-        if (
-            j == skip
-            or np.any(s.mesh.bounds[0] - within_mm > p)
-            or np.any(s.mesh.bounds[1] + within_mm < p)
-        ):
-            continue
-        if np.min(np.linalg.norm(s.mesh.vertices - p, axis=1)) <= within_mm:
-            near.append(j)
-    return near
 
 
 def _fmt(p) -> str:
@@ -311,41 +359,7 @@ def _vector_to_cut_checks(d: Distractor, case: Case) -> list[str]:
     return []
 
 
-def _segment_names(cut, moving_of, fixed_of) -> list[str]:
-    per_model: dict[str, int] = {}
-    for s in cut.segments:
-        per_model[s.model] = per_model.get(s.model, 0) + 1
-    names = []
-    for i, s in enumerate(cut.segments):
-        moving = sorted(d for d, j in moving_of.items() if j == i)
-        fixed = sorted(d for d, j in fixed_of.items() if j == i)
-        if per_model[s.model] == 1:
-            name = s.model
-        elif moving:
-            name = f"{s.model}_moving_{'_'.join(moving)}"
-        elif fixed:
-            name = f"{s.model}_fixed_{'_'.join(fixed)}"
-        else:
-            name = f"{s.model}_part{i + 1}"
-        names.append(name)
-    return names
-
-
-def _roles(names, moving_of, fixed_of) -> dict[str, str]:
-    roles = {}
-    for i, name in enumerate(names):
-        moving = sorted(d for d, j in moving_of.items() if j == i)
-        fixed = sorted(d for d, j in fixed_of.items() if j == i)
-        parts = []
-        if moving:
-            parts.append(f"moving ({', '.join(moving)})")
-        if fixed:
-            parts.append(f"fixed ({', '.join(fixed)})")
-        roles[name] = "; ".join(parts) or "static"
-    return roles
-
-
-def _collisions(cut, motion, sched):
+def _collisions(cut, motion, sched, progress=None):
     from planner.motion.collision import collision_sweep
     from planner.motion.distraction import segment_poses
 
@@ -359,6 +373,7 @@ def _collisions(cut, motion, sched):
         0.0,
         sched.end_of_distraction_days,
         schedule_times=[a.time_days for a in sched.activations],
+        progress=progress,
     )
 
 
@@ -389,20 +404,21 @@ def _models_match(case: Case, made: dict) -> bool:
     )
 
 
-def build_case(case_dir: str | Path, *, progress: Progress | None = None) -> tuple[Plan, dict]:
+def build_case(case_dir: str | Path, *, progress: ProgressFn | None = None) -> tuple[Plan, dict]:
     """Rebuild everything derived for ``CASE_DIR``: models if needed, then ``out/``."""
     from planner.bone.models import (
         MODELS_DIR,
         MODELS_REPORT,
         build_models,
         read_models,
+        read_models_report,
         write_models,
     )
 
     case_dir = Path(case_dir)
     case = load_case(case_dir)
     report = case_dir / MODELS_DIR / MODELS_REPORT
-    current = report.is_file() and _models_match(case, json.loads(report.read_text()))
+    current = report.is_file() and _models_match(case, read_models_report(case_dir))
     if not current:
         scan = case_dir / case.source.path  # a relative path is relative to the case
         if not case.source.path or not scan.exists():
@@ -421,5 +437,5 @@ def build_case(case_dir: str | Path, *, progress: Progress | None = None) -> tup
     from planner.pipeline.outputs import write_plan
 
     plan = plan_case(case, read_models(case_dir), progress=progress)
-    manifest = write_plan(plan, case_dir / OUT_DIR)
+    manifest = write_plan(plan, case_dir / OUT_DIR, pictures=True)
     return plan, manifest

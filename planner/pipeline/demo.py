@@ -8,13 +8,18 @@ folder: ``case.json`` with a bilateral mandibular distraction plan, ``models/`` 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.progress import ProgressFn
+
+if TYPE_CHECKING:
+    from planner.bone.models import ModelsResult
+    from planner.pipeline.build import Plan
 
 __all__ = ["DemoResult", "demo_case", "run_demo", "sample_case"]
 
@@ -29,8 +34,8 @@ CONDYLE_HEAD_DEPTH_MM = 5.0
 class DemoResult:
     """What the demo made: the models stage result, the plan, and a listing of files."""
 
-    models: object
-    plan: object
+    models: ModelsResult
+    plan: Plan
     contents: tuple[str, ...]
 
 
@@ -87,6 +92,12 @@ def demo_case(truth, *, source_path: str, series_uid: str, threshold_hu: float):
             "segmentation": {"threshold_hu": threshold_hu, "separate_mandible": True},
             "osteotomies": osteotomies,
             "distractors": distractors,
+            # a cutting guide per osteotomy, lateral approach, that also drills the screw
+            # holes of the distractor crossing it (every other setting at its default)
+            "guides": [
+                {"name": o["name"], "osteotomy": o["name"], "distractor": o["side"]}
+                for o in plan["osteotomies"]
+            ],
             "protocol": {
                 "latency_days": 1,
                 "rate_mm_per_day": 1.0,
@@ -121,7 +132,7 @@ def run_demo(
     *,
     overwrite: bool = False,
     case_file: str | Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> DemoResult:
     """Generate the sample CT, segment it, plan it and build every output into ``out_dir``.
 
@@ -155,6 +166,8 @@ def run_demo(
         if progress:
             progress("making the sample CT", 0, 1)
         head = make_head()
+        if progress:
+            progress("making the sample CT", 1, 1)
         write_ct_series(
             head.volume,
             tmp / "dicom",

@@ -19,13 +19,22 @@ MANIFEST = "manifest.json"
 POSE_STEP_DAYS = 0.5
 
 
-def write_plan(plan, out_dir: str | Path) -> dict:
-    """Write ``out/`` whole (replacing an older one only once complete); returns the manifest."""
+def write_plan(plan, out_dir: str | Path, *, pictures: bool = False) -> dict:
+    """Write ``out/`` whole (replacing an older one only once complete); returns the manifest.
+
+    ``pictures``: also render the default clip and stills (see :mod:`planner.render.bundle`).
+    """
     from planner.fileio import atomic_dir
 
     out_dir = Path(out_dir)
     with atomic_dir(out_dir, overwrite=True) as tmp:
         entries = _write_outputs(plan, tmp)
+        from planner.guides.run import write_guides, write_or_models
+
+        entries += write_guides(plan.guides, tmp, plan.models) + write_or_models(plan, tmp)
+        from planner.render.bundle import write_render_outputs
+
+        entries += write_render_outputs(plan, tmp, pictures=pictures)
         manifest = {
             "planner": _version(),
             "case_label": plan.case.label,
@@ -43,30 +52,39 @@ def _version() -> str:
     return __version__
 
 
-def _mesh_entry(path: str, kind: str, mesh, **extra) -> dict:
-    return {
-        "path": path,
-        "kind": kind,
-        "watertight": bool(mesh.is_watertight),
-        "volume_mm3": round(float(mesh.volume), 1),
-        "triangles": len(mesh.faces),
-        **extra,
-    }
+def _mesh_entry(path: str, kind: str, mesh, *, folder: Path | None = None, **extra) -> dict:
+    """A mesh's entry, its figures measured on the file as written and read back."""
+    if folder is not None and (folder / path).is_file():
+        from planner.bone.stl import stl_report
+
+        r = stl_report(folder / path)
+        figures = {k: r[k] for k in ("watertight", "volume_mm3", "triangles", "bodies")}
+        figures["edges_not_two"] = r["edges_not_two"]
+    else:
+        figures = {
+            "watertight": bool(mesh.is_watertight),
+            "volume_mm3": round(float(mesh.volume), 1),
+            "triangles": len(mesh.faces),
+        }
+    return {"path": path, "kind": kind, **figures, **extra}
 
 
 def _write_outputs(plan, out: Path) -> list[dict]:
     from planner.bone.surface import write_stl
-    from planner.motion.schedule import write_csv, write_ics
+    from planner.motion.calendar import write_csv, write_ics
 
     entries = [
-        _mesh_entry(f"../models/{name}.stl", "model", mesh) for name, mesh in plan.models.items()
+        _mesh_entry(f"../models/{name}.stl", "model", mesh, folder=out)
+        for name, mesh in plan.models.items()
     ]
     seg_dir = out / "segments"
     seg_dir.mkdir()
     for name, mesh in plan.segments.items():
         write_stl(mesh, seg_dir / f"{name}.stl")
         entries.append(
-            _mesh_entry(f"segments/{name}.stl", "segment", mesh, role=plan.roles[name], day=0)
+            _mesh_entry(
+                f"segments/{name}.stl", "segment", mesh, folder=out, role=plan.roles[name], day=0
+            )
         )
     if plan.schedule is not None:
         t_end = plan.schedule.end_of_distraction_days
@@ -75,7 +93,9 @@ def _write_outputs(plan, out: Path) -> list[dict]:
                 path = f"segments/{name}_end.stl"
                 write_stl(mesh, out / path)
                 entries.append(
-                    _mesh_entry(path, "segment", mesh, role=plan.roles[name], day=t_end)
+                    _mesh_entry(
+                        path, "segment", mesh, folder=out, role=plan.roles[name], day=t_end
+                    )
                 )
         write_csv(plan.schedule, out / "schedule.csv")
         entries.append({"path": "schedule.csv", "kind": "schedule"})
@@ -92,19 +112,22 @@ def _write_outputs(plan, out: Path) -> list[dict]:
 def _poses(plan) -> dict:
     """Pose of each moving segment every ``POSE_STEP_DAYS`` and at each activation."""
     end = plan.schedule.end_of_distraction_days
-    times = sorted(
-        set(np.round(np.arange(0.0, end + POSE_STEP_DAYS, POSE_STEP_DAYS), 6))
-        | {round(a.time_days, 6) for a in plan.schedule.activations}
-    )
+    # poses at the exact times (an activation time rounded down would come before its
+    # turn); times are rounded only when written, and one time per rounded value is kept
+    exact = {
+        round(float(t), 6): float(t) for t in np.arange(0.0, end + POSE_STEP_DAYS, POSE_STEP_DAYS)
+    }
+    exact.update({round(a.time_days, 6): a.time_days for a in plan.schedule.activations})
+    times = sorted(exact.items())
     moving = [n for n, r in plan.roles.items() if r.startswith("moving")]
     out = {"convention": "p' = M[:3,:3] @ p + M[:3,3], LPS mm, days since surgery", "poses": {}}
     for name in moving:
         out["poses"][name] = []
-    for t in times:
-        poses = plan.poses_at(float(t))
+    for t_written, t in times:
+        poses = plan.poses_at(t)
         for name in moving:
             out["poses"][name].append(
-                {"t_days": float(t), "matrix": np.round(poses[name], 6).tolist()}
+                {"t_days": t_written, "matrix": np.round(poses[name], 6).tolist()}
             )
     return out
 

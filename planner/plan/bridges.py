@@ -1,7 +1,7 @@
 """Bone bridges: uncut bone that still joins two points after the osteotomies.
 
-:class:`Bridge` describes one (re-exported by :mod:`planner.plan.cuts`, whose
-:func:`~planner.plan.cuts.free_segment_check` reports them). :func:`_voxel_bridges` locates
+:class:`Bridge` describes one (:func:`planner.plan.free.free_segment_check` reports
+them). :func:`voxel_bridges` locates
 attachments away from the cut planes: it voxelises the remaining bone (slice by slice with
 manifold3d, winding-number rasterisation), and finds the minimum cut between geodesic
 balls around the two points on the voxels' face-adjacency graph (scipy max-flow); each
@@ -11,10 +11,14 @@ connected group of cut faces is one bridge, its area and size good to about one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Bridge"]
+if TYPE_CHECKING:
+    import manifold3d
+
+__all__ = ["Bridge", "voxel_bridges"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,8 +38,34 @@ class Bridge:
     osteotomy: str | None
 
 
-def _voxel_bridges(part, move, fix, pitch, max_voxels, seed_fraction) -> list[Bridge]:
-    """Narrowest connection between two points through ``part``, on a voxel grid."""
+def voxel_bridges(
+    part: manifold3d.Manifold,
+    move: np.ndarray,
+    fix: np.ndarray,
+    pitch: float,
+    max_voxels: int,
+    seed_fraction: float,
+) -> list[Bridge]:
+    """Narrowest connection between two points through ``part``, on a voxel grid.
+
+    Parameters
+    ----------
+    part : manifold3d.Manifold
+        The bone that joins the points, LPS mm.
+    move, fix : (3,) float
+        The two points (moving and fixed footplates), LPS mm.
+    pitch : float
+        Voxel size, mm (made coarser if the grid would exceed ``max_voxels``).
+    max_voxels : int
+    seed_fraction : float
+        The cut is sought between bone within this fraction of the geodesic distance of
+        each point (see :func:`planner.plan.free.free_segment_check`).
+
+    Returns
+    -------
+    list of Bridge
+        One per connected group of cut voxel faces (``osteotomy`` None).
+    """
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import (
         breadth_first_order,

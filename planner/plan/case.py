@@ -1,153 +1,90 @@
 """The case file: ``CASE_DIR/case.json`` holds the surgeon's decisions and nothing else.
 
 Everything derived (models, segments, schedules, guides, renders) is rebuilt from it by
-``planner build``. The file is versioned (``schema_version``) and validated on load: an
-unknown field, a missing field or a value out of range raises :class:`PlannerError` with
-a message that names the field (``osteotomies[1].normal``) and says what is allowed.
+``planner build``. This module is the one owner of the case's rules: the file is versioned
+(``schema_version``) and validated on load, every edit is validated as a whole, and the
+schedule asks the same rules (:func:`protocol_problems`, :func:`distractor_problems`).
+An unknown field, a missing required field or a value out of range raises
+:class:`CaseError` listing every problem, each naming its field
+(``osteotomies[1].normal``) and what is allowed.
 
-All points are DICOM patient LPS in mm; all directions are LPS vectors (any length, they
-are normalised on load).
+Required: ``schema_version`` and the ``protocol`` block with its four numbers. Optional
+(empty when absent): ``label``, ``source``, ``segmentation``, ``osteotomies``,
+``devices``, ``distractors``, ``guides``, ``landmarks_mm``; within items, the fields
+documented with a default (:mod:`planner.plan.case_blocks`, :class:`Guide`). The blocks
+and their readers live in :mod:`~planner.plan.case_blocks`, the rules between fields in
+:mod:`~planner.plan.case_rules`, editing under a lock in :mod:`~planner.plan.case_edit`.
+
+All points are DICOM patient LPS in mm, kept to 0.001 mm; all directions are LPS vectors
+(any length: they are made unit on load, kept to 1e-6).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
-import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from planner.errors import PlannerError
 from planner.fileio import atomic_path
+from planner.plan.case_blocks import (
+    Distractor,
+    Osteotomy,
+    Protocol,
+    Segmentation,
+    Source,
+    Vec3,
+    read_device,
+    read_distractor,
+    read_landmarks,
+    read_osteotomy,
+    read_protocol,
+    read_segmentation,
+    read_source,
+)
+from planner.plan.case_reader import (
+    MM_DIGITS,
+    CaseError,
+    FieldReader,
+    Problem,
+    describe,
+)
+from planner.plan.case_rules import (
+    PROTOCOL_RANGES,
+    distractor_problems,
+    name_problems,
+    protocol_problems,
+)
+from planner.plan.devices import Device, device_catalog
 
 __all__ = [
+    "CASE_FILE",
+    "PROTOCOL_RANGES",
     "SCHEMA_VERSION",
     "Case",
+    "CaseError",
     "Device",
     "Distractor",
+    "Guide",
     "Osteotomy",
+    "Problem",
     "Protocol",
     "Segmentation",
     "Source",
     "case_from_dict",
     "case_to_dict",
-    "edit_item",
+    "distractor_problems",
     "load_case",
+    "protocol_problems",
     "save_case",
 ]
 
 SCHEMA_VERSION = 1
 CASE_FILE = "case.json"
-
-Vec3 = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the models come from: the scan and the series chosen in it."""
-
-    path: str = ""
-    series_uid: str = ""
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    """Bone segmentation decisions. ``threshold_hu`` None means found automatically."""
-
-    threshold_hu: float | None = None
-    separate_mandible: bool = True
-
-
-@dataclass(frozen=True)
-class Osteotomy:
-    """A bounded planar saw cut.
-
-    Parameters
-    ----------
-    name : str
-        Unique name, e.g. ``"ramus_left"``.
-    center_mm : (3,) float
-        Centre of the cut rectangle, LPS mm.
-    normal : (3,) float
-        Unit normal of the cut plane.
-    size_mm : (2,) float
-        Extent of the cut within the plane: along ``in_plane_axis`` and across it, mm.
-    in_plane_axis : (3,) float
-        Unit direction in the plane along which ``size_mm[0]`` is measured (projected
-        into the plane on load).
-    kerf_mm : float
-        Width of bone the saw removes.
-    """
-
-    name: str
-    center_mm: Vec3
-    normal: Vec3
-    size_mm: tuple[float, float]
-    in_plane_axis: Vec3
-    kerf_mm: float = 1.0
-
-
-@dataclass(frozen=True)
-class Device:
-    """A distractor model: a catalog entry.
-
-    ``kind`` is ``"linear"`` (the moving footplate translates along the rod) or
-    ``"curvilinear"`` (it follows a circular track of ``track_radius_mm``).
-    """
-
-    name: str
-    kind: str
-    stroke_mm: float
-    mm_per_turn: float
-    track_radius_mm: float | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Distractor:
-    """One placed device.
-
-    Parameters
-    ----------
-    name : str
-        Unique name, e.g. ``"left"``.
-    device : str
-        Name of a :class:`Device` in the built-in catalog or in the case's ``devices``.
-    fixed_point_mm, moving_point_mm : (3,) float
-        Footplate anchor points on the fixed and the moving segment, LPS mm. The moving
-        point also names the segment that moves.
-    vector : (3,) float
-        Unit direction of distraction at the moving footplate.
-    target_mm : float
-        Planned distraction length.
-    curve_toward : (3,) float or None
-        Curvilinear devices only: the side of the vector on which the track's centre lies.
-    """
-
-    name: str
-    device: str
-    fixed_point_mm: Vec3
-    moving_point_mm: Vec3
-    vector: Vec3
-    target_mm: float
-    curve_toward: Vec3 | None = None
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """Treatment timing shared by the case's distractors."""
-
-    latency_days: float = 1.0
-    rate_mm_per_day: float = 1.0
-    activations_per_day: int = 2
-    consolidation_days: float = 56.0
-    start_date: str = ""  # ISO date of surgery; "" = not yet scheduled
-    first_activation_time: str = "08:00"
 
 
 @dataclass(frozen=True)
@@ -160,6 +97,7 @@ class Case:
     osteotomies: tuple[Osteotomy, ...] = ()
     devices: tuple[Device, ...] = ()
     distractors: tuple[Distractor, ...] = ()
+    guides: tuple[Guide, ...] = ()
     protocol: Protocol = field(default_factory=Protocol)
     landmarks_mm: Mapping[str, Vec3] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -182,210 +120,166 @@ def _by_name(items, name, what):
 
 
 # ---------------------------------------------------------------------------------------
-# Reading and validation
+# The rules (the one owner: reading, editing and the schedule all ask these)
 
 
-class _Reader:
-    """Pull typed values out of one JSON object, naming fields in errors."""
+def case_problems(case: Case) -> list[Problem]:
+    """Every problem of a case whose blocks were each read correctly."""
+    catalog = device_catalog(case)
+    return (
+        name_problems(case.osteotomies, "osteotomies")
+        + name_problems(case.devices, "devices")
+        + distractor_problems(case.distractors, catalog)
+        + protocol_problems(case.protocol)
+        + guide_problems(case)
+    )
 
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, Mapping):
-            raise PlannerError(f"{where or 'case'}: expected an object, got {_kind(data)}")
-        self.data = data
-        self.where = where
-        self.used: set[str] = set()
 
-    def name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
+# ---------------------------------------------------------------------------------------
+# Reading: one reader per block (a new block adds a reader and a line in case_from_dict)
 
-    def has(self, key: str) -> bool:
-        return key in self.data and self.data[key] is not None
 
-    def raw(self, key: str, default: Any = dataclasses.MISSING) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is dataclasses.MISSING:
-                raise PlannerError(f"{self.name(key)} is missing")
-            return default
-        return self.data[key]
+# ---------------------------------------------------------------------------------------
+# Guides (issue 9): every dimension a setting in mm, defaults as in common practice
 
-    def str(self, key: str, default: Any = dataclasses.MISSING, *, choices=None) -> str:
-        value = self.raw(key, default)
-        if not isinstance(value, str):
-            raise PlannerError(f"{self.name(key)} must be a string, got {_kind(value)}")
-        if choices is not None and value not in choices:
-            allowed = ", ".join(repr(c) for c in choices)
-            raise PlannerError(f"{self.name(key)} is {value!r}; allowed: {allowed}")
-        return value
+GUIDE_SIDES = ("lateral", "medial")
+GUIDE_POSITIONING = ("combined", "separate", "none")
+SLOT_ENDS = ("closed", "open_start", "open_end", "open")
+CLEARANCE_PRESETS_MM = {"resin": 0.25, "filament": 0.4}
+# Thinner walls do not print rigid (resin or a 0.4 mm nozzle): refused.
+MIN_PRINTABLE_WALL_MM = 1.5
+MIN_SLEEVE_WALL_MM = 1.0
 
-    def bool(self, key: str, default: Any = dataclasses.MISSING) -> bool:
-        value = self.raw(key, default)
-        if not isinstance(value, bool):
-            raise PlannerError(f"{self.name(key)} must be true or false, got {_kind(value)}")
-        return value
 
-    def float(
-        self, key: str, default: Any = dataclasses.MISSING, *, lo=None, hi=None, open_lo=False
-    ) -> float | None:
-        value = self.raw(key, default)
-        if value is None and default is None:
-            return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise PlannerError(f"{self.name(key)} must be a number, got {_kind(value)}")
-        _check_range(self.name(key), float(value), lo, hi, open_lo)
-        return float(value)
+@dataclass(frozen=True)
+class Guide:
+    """A printed cutting guide for one osteotomy that also drills the footplate screw holes.
 
-    def int(self, key: str, default: Any = dataclasses.MISSING, *, lo=None, hi=None) -> int:
-        value = self.raw(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PlannerError(f"{self.name(key)} must be a whole number, got {_kind(value)}")
-        _check_range(self.name(key), value, lo, hi, False)
-        return value
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. ``"ramus_left"``.
+    osteotomy : str
+        The osteotomy whose cut the saw slot guides.
+    distractor : str
+        The distractor whose footplate screw holes are drilled through the guide; ``""``
+        for none (then ``positioning`` must be ``"none"``).
+    side : {"lateral", "medial"}
+        The bone surface the guide sits on (extraoral or intraoral approach).
+    positioning : {"combined", "separate", "none"}
+        Drill holes in the cutting guide, in a second positioning guide, or none.
+    margin_mm : float
+        How far the shell reaches over the bone from the cut line (default 8).
+    wall_mm : float
+        Shell thickness (default 3; at least ``MIN_PRINTABLE_WALL_MM``).
+    clearance_mm : float
+        Printing clearance between guide and bone and on each side of the blade
+        (``CLEARANCE_PRESETS_MM``: 0.25 resin, 0.4 filament).
+    blade_mm : float
+        Saw blade thickness; the slot is ``blade_mm + 2 * clearance_mm`` wide (default 1.0).
+    slot_wall_mm : float
+        Wall on each side of the slot (default 3).
+    slot_depth_mm : float
+        Least depth of the slot, from the top of the slot block to the guide's bone side
+        (default 6): the block stands off the bone where the surface falls away.
+    slot_ends : {"closed", "open_start", "open_end", "open"}
+        Open ends let the blade out at the start and/or end of the cut line (along the
+        osteotomy's ``in_plane_axis``).
+    hole_diameter_mm : float or None
+        Drill holes; None: the device's screw diameter + 2 × clearance.
+    sleeve_length_mm : float
+        Drill sleeves standing this far off the bone; 0 for none (default).
+    sleeve_wall_mm : float
+        Sleeve wall (default 1.5).
+    insertion : (3,) float or None
+        Direction in which the guide goes onto the bone; None: found from the bone.
+    label : bool
+        Engrave the case label, the side and the osteotomy name (no patient data).
+    label_depth_mm : float
+        Engraving depth (default 1.0).
+    """
 
-    def vec(self, key: str, default: Any = dataclasses.MISSING, *, n=3, unit=False):
-        value = self.raw(key, default)
-        if value is None and default is None:
-            return None
-        if (
-            not isinstance(value, list | tuple)
-            or len(value) != n
-            or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                for v in value
+    name: str
+    osteotomy: str
+    distractor: str = ""
+    side: str = "lateral"
+    positioning: str = "combined"
+    margin_mm: float = 8.0
+    wall_mm: float = 3.0
+    clearance_mm: float = 0.25
+    blade_mm: float = 1.0
+    slot_wall_mm: float = 3.0
+    slot_depth_mm: float = 6.0
+    slot_ends: str = "closed"
+    hole_diameter_mm: float | None = None
+    sleeve_length_mm: float = 0.0
+    sleeve_wall_mm: float = 1.5
+    insertion: Vec3 | None = None
+    label: bool = True
+    label_depth_mm: float = 1.0
+
+
+def read_guide(r: FieldReader) -> Guide | None:
+    mm = dict(unit="mm", digits=MM_DIGITS)
+    g = Guide(
+        name=r.str("name"),
+        osteotomy=r.str("osteotomy"),
+        distractor=r.str("distractor", ""),
+        side=r.str("side", "lateral", choices=GUIDE_SIDES),
+        positioning=r.str("positioning", "combined", choices=GUIDE_POSITIONING),
+        margin_mm=r.float("margin_mm", 8.0, lo=2, hi=40, **mm),
+        wall_mm=r.float("wall_mm", 3.0, lo=0, hi=10, open_lo=True, **mm),
+        clearance_mm=r.float("clearance_mm", 0.25, lo=0.05, hi=1.0, **mm),
+        blade_mm=r.float("blade_mm", 1.0, lo=0.2, hi=3.0, **mm),
+        slot_wall_mm=r.float("slot_wall_mm", 3.0, lo=0, hi=10, open_lo=True, **mm),
+        slot_depth_mm=r.float("slot_depth_mm", 6.0, lo=2, hi=30, **mm),
+        slot_ends=r.str("slot_ends", "closed", choices=SLOT_ENDS),
+        hole_diameter_mm=r.float("hole_diameter_mm", None, lo=0.5, hi=6, **mm),
+        sleeve_length_mm=r.float("sleeve_length_mm", 0.0, lo=0, hi=30, **mm),
+        sleeve_wall_mm=r.float("sleeve_wall_mm", 1.5, lo=MIN_SLEEVE_WALL_MM, hi=5, **mm),
+        insertion=r.unit("insertion", None),
+        label=r.bool("label", True),
+        label_depth_mm=r.float("label_depth_mm", 1.0, lo=0.3, hi=2, **mm),
+    )
+    for key in ("wall_mm", "slot_wall_mm"):
+        value = getattr(g, key)
+        if value is not None and value < MIN_PRINTABLE_WALL_MM:
+            r.fail(
+                key,
+                f"is {value:g} mm, below what prints ({MIN_PRINTABLE_WALL_MM:g} mm); "
+                "make it thicker",
             )
-        ):
-            raise PlannerError(f"{self.name(key)} must be a list of {n} numbers, got {value!r}")
-        arr = np.asarray(value, dtype=float)
-        if unit:
-            norm = float(np.linalg.norm(arr))
-            if norm < 1e-9:
-                raise PlannerError(f"{self.name(key)} is a zero vector; give a direction")
-            if abs(norm - 1.0) > 1e-12:  # keep unit vectors bit-stable through save/load
-                arr = arr / norm
-        return tuple(float(v) for v in arr)
-
-    def objects(self, key: str) -> list[_Reader]:
-        value = self.raw(key, [])
-        if not isinstance(value, list):
-            raise PlannerError(f"{self.name(key)} must be a list, got {_kind(value)}")
-        return [_Reader(v, f"{self.name(key)}[{i}]") for i, v in enumerate(value)]
-
-    def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            raise PlannerError(
-                f"{self.name(extra[0])}: unknown field (allowed here: {', '.join(sorted(self.used))})"
-            )
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
-        type(value), repr(value)
-    )
-
-
-def _check_range(name, value, lo, hi, open_lo):
-    if lo is not None and (value <= lo if open_lo else value < lo):
-        raise PlannerError(f"{name} is {value:g}; it must be {'>' if open_lo else '>='} {lo:g}")
-    if hi is not None and value > hi:
-        raise PlannerError(f"{name} is {value:g}; it must be <= {hi:g}")
-
-
-def _read_osteotomy(r: _Reader) -> Osteotomy:
-    normal = np.asarray(r.vec("normal", unit=True))
-    axis = np.asarray(r.vec("in_plane_axis", None) or _default_in_plane_axis(normal))
-    if abs(float(axis @ normal)) > 1e-12:  # project into the plane (bit-stable when in it)
-        axis = axis - normal * float(axis @ normal)
-    if np.linalg.norm(axis) < 1e-6:
-        raise PlannerError(
-            f"{r.name('in_plane_axis')} is parallel to the normal; it must lie in the cut plane"
-        )
-    if abs(np.linalg.norm(axis) - 1.0) > 1e-12:
-        axis = axis / np.linalg.norm(axis)
-    ost = Osteotomy(
-        name=r.str("name"),
-        center_mm=r.vec("center_mm"),
-        normal=tuple(float(v) for v in normal),
-        size_mm=r.vec("size_mm", n=2),
-        in_plane_axis=tuple(float(v) for v in axis),
-        kerf_mm=r.float("kerf_mm", 1.0, lo=0.1, hi=5.0),
-    )
-    if min(ost.size_mm) <= 0:
-        raise PlannerError(f"{r.name('size_mm')} must be two positive lengths in mm")
+    wall_ok = g.wall_mm is not None and g.wall_mm >= MIN_PRINTABLE_WALL_MM
+    if wall_ok and g.label_depth_mm and g.label and g.label_depth_mm > g.wall_mm - 1.0:
+        r.fail("label_depth_mm", f"is {g.label_depth_mm:g} mm; keep 1 mm of the wall under it")
     r.done()
-    return ost
+    return g if r.ok else None
 
 
-def _default_in_plane_axis(normal: np.ndarray) -> tuple[float, float, float]:
-    """The in-plane direction closest to patient superior (+z), else anterior (-y)."""
-    for ref in ([0.0, 0.0, 1.0], [0.0, -1.0, 0.0]):
-        ref = np.asarray(ref)
-        axis = ref - normal * float(ref @ normal)
-        if np.linalg.norm(axis) > 0.1:
-            return tuple(float(v) for v in axis / np.linalg.norm(axis))
-    raise AssertionError("unreachable: two orthogonal references cannot both be parallel")
+def guide_problems(case: Case, where: str = "guides") -> list[Problem]:
+    """Guides naming an osteotomy or distractor the case does not have."""
+    out = name_problems(case.guides, where)
+    osteotomies = {o.name for o in case.osteotomies}
+    distractors = {d.name for d in case.distractors}
+    for i, g in enumerate(case.guides):
+        if g.osteotomy not in osteotomies:
+            known = ", ".join(sorted(osteotomies)) or "none"
+            out.append(Problem(f"{where}[{i}].osteotomy", f"is {g.osteotomy!r}; known: {known}"))
+        if g.distractor and g.distractor not in distractors:
+            known = ", ".join(sorted(distractors)) or "none"
+            text = f"is {g.distractor!r}; known: {known}"
+            out.append(Problem(f"{where}[{i}].distractor", text))
+        if not g.distractor and g.positioning != "none":
+            text = "names no distractor to drill for; set one, or positioning 'none'"
+            out.append(Problem(f"{where}[{i}].distractor", text))
+    return out
 
 
-def _read_device(r: _Reader) -> Device:
-    kind = r.str("kind", choices=("linear", "curvilinear"))
-    dev = Device(
-        name=r.str("name"),
-        kind=kind,
-        stroke_mm=r.float("stroke_mm", lo=0, hi=200, open_lo=True),
-        mm_per_turn=r.float("mm_per_turn", lo=0, hi=5, open_lo=True),
-        track_radius_mm=r.float("track_radius_mm", None, lo=5, hi=1000),
-        description=r.str("description", ""),
-    )
-    if kind == "curvilinear" and dev.track_radius_mm is None:
-        raise PlannerError(f"{r.name('track_radius_mm')} is required for a curvilinear device")
-    if kind == "linear" and dev.track_radius_mm is not None:
-        raise PlannerError(f"{r.name('track_radius_mm')} applies only to curvilinear devices")
-    r.done()
-    return dev
-
-
-def _read_distractor(r: _Reader) -> Distractor:
-    d = Distractor(
-        name=r.str("name"),
-        device=r.str("device"),
-        fixed_point_mm=r.vec("fixed_point_mm"),
-        moving_point_mm=r.vec("moving_point_mm"),
-        vector=r.vec("vector", unit=True),
-        target_mm=r.float("target_mm", lo=0, hi=200, open_lo=True),
-        curve_toward=r.vec("curve_toward", None, unit=True),
-    )
-    r.done()
-    return d
-
-
-def _read_protocol(r: _Reader) -> Protocol:
-    p = Protocol(
-        latency_days=r.float("latency_days", 1.0, lo=0, hi=30),
-        rate_mm_per_day=r.float("rate_mm_per_day", 1.0, lo=0, hi=5, open_lo=True),
-        activations_per_day=r.int("activations_per_day", 2, lo=1, hi=24),
-        consolidation_days=r.float("consolidation_days", 56.0, lo=0, hi=365),
-        start_date=r.str("start_date", ""),
-        first_activation_time=r.str("first_activation_time", "08:00"),
-    )
-    if p.start_date:
-        try:
-            dt.date.fromisoformat(p.start_date)
-        except ValueError:
-            raise PlannerError(
-                f"{r.name('start_date')} is {p.start_date!r}; use an ISO date like 2026-12-01"
-            ) from None
-    try:
-        dt.time.fromisoformat(p.first_activation_time)
-    except ValueError:
-        raise PlannerError(
-            f"{r.name('first_activation_time')} is {p.first_activation_time!r}; use HH:MM"
-        ) from None
-    r.done()
-    return p
+_PROTOCOL_HINT = (
+    " (the treatment protocol is never assumed: add it, e.g. "
+    '"protocol": {"latency_days": 1, "rate_mm_per_day": 1, "activations_per_day": 2, '
+    '"consolidation_days": 56})'
+)
 
 
 def case_from_dict(data: Any) -> Case:
@@ -393,72 +287,47 @@ def case_from_dict(data: Any) -> Case:
 
     Raises
     ------
-    PlannerError
-        Naming the first field that is wrong and what is allowed.
+    CaseError
+        Listing every problem, each naming its field and what is allowed.
     """
-    r = _Reader(data, "")
+    problems: list[Problem] = []
+    r = FieldReader(data, "", problems)
+    if not r.ok:
+        raise CaseError(problems)
     version = r.raw("schema_version")
-    if version != SCHEMA_VERSION:
-        raise PlannerError(
-            f"schema_version is {version!r}; this planner reads version {SCHEMA_VERSION}"
-            " (upgrade planner, or rewrite the case with 'planner segment')"
+    if "schema_version" in r.data and (type(version) is not int or version != SCHEMA_VERSION):
+        r.fail(
+            "schema_version",
+            f"is {describe(version)}; this planner reads version {SCHEMA_VERSION}"
+            " (upgrade planner, or rewrite the case with 'planner segment')",
         )
-    src = _Reader(r.raw("source", {}), "source")
-    source = Source(path=src.str("path", ""), series_uid=src.str("series_uid", ""))
-    src.done()
-    seg = _Reader(r.raw("segmentation", {}), "segmentation")
-    segmentation = Segmentation(
-        threshold_hu=seg.float("threshold_hu", None, lo=-1000, hi=4000),
-        separate_mandible=seg.bool("separate_mandible", True),
-    )
-    seg.done()
-    prot = _Reader(r.raw("protocol", {}), "protocol")
-    lm = _Reader(r.raw("landmarks_mm", {}), "landmarks_mm")
-    landmarks = {str(k): lm.vec(k) for k in list(lm.data)}
-    lm.done()
-    case = Case(
+    blocks = dict(
         label=r.str("label", ""),
-        source=source,
-        segmentation=segmentation,
-        osteotomies=tuple(_read_osteotomy(o) for o in r.objects("osteotomies")),
-        devices=tuple(_read_device(d) for d in r.objects("devices")),
-        distractors=tuple(_read_distractor(d) for d in r.objects("distractors")),
-        protocol=_read_protocol(prot),
-        landmarks_mm=landmarks,
+        source=read_source(r.block("source")),
+        segmentation=read_segmentation(r.block("segmentation")),
+        osteotomies=tuple(read_osteotomy(o) for o in r.objects("osteotomies")),
+        devices=tuple(read_device(d) for d in r.objects("devices")),
+        distractors=tuple(read_distractor(d) for d in r.objects("distractors")),
+        guides=tuple(read_guide(g) for g in r.objects("guides")),
+        protocol=read_protocol(r.block("protocol", required=True, hint=_PROTOCOL_HINT)),
+        landmarks_mm=read_landmarks(r.block("landmarks_mm")),
     )
     r.done()
-    _check_names(case)
+    if problems:  # the rules between blocks, on what could be read, then every problem
+        problems += name_problems(blocks["osteotomies"], "osteotomies")
+        problems += name_problems(blocks["devices"], "devices")
+        catalog = device_catalog(Case(devices=blocks["devices"]))
+        problems += distractor_problems(blocks["distractors"], catalog)
+        raise CaseError(_unique(problems))
+    case = Case(**blocks)
+    problems = case_problems(case)
+    if problems:
+        raise CaseError(problems)
     return case
 
 
-def _check_names(case: Case) -> None:
-    from planner.plan.devices import device_catalog
-
-    for what, items in (
-        ("osteotomies", case.osteotomies),
-        ("devices", case.devices),
-        ("distractors", case.distractors),
-    ):
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if not item.name.strip():
-                raise PlannerError(f"{what}[{i}].name is empty; give it a name")
-            if item.name in seen:
-                raise PlannerError(
-                    f"{what}[{i}].name {item.name!r} is used twice; names must differ"
-                )
-            seen.add(item.name)
-    catalog = device_catalog(case)
-    for i, d in enumerate(case.distractors):
-        if d.device not in catalog:
-            raise PlannerError(
-                f"distractors[{i}].device is {d.device!r}; known devices: {', '.join(catalog)}"
-            )
-        dev = catalog[d.device]
-        if dev.kind == "curvilinear" and d.curve_toward is None:
-            raise PlannerError(
-                f"distractors[{i}].curve_toward is required for the curvilinear device {dev.name!r}"
-            )
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
 
 
 def case_to_dict(case: Case) -> dict[str, Any]:
@@ -481,6 +350,10 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     for d in out["devices"]:
         if d["track_radius_mm"] is None:
             del d["track_radius_mm"]
+    for g in out["guides"]:
+        for key in ("hole_diameter_mm", "insertion"):
+            if g[key] is None:
+                del g[key]
     return out
 
 
@@ -491,67 +364,43 @@ def load_case(case_dir: str | Path) -> Case:
         raise PlannerError(f"{path} not found; create a case with 'planner segment SCAN -o DIR'")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
         raise PlannerError(
-            f"{path} is not valid JSON ({exc}); fix the file or restore it"
+            f"{path} nests too deeply to be a case; fix the file or restore it"
         ) from None
-    return case_from_dict(data)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSON errors, 5,000-digit integers
+        reason = str(exc).splitlines()[0][:120]
+        raise PlannerError(
+            f"{path} is not valid JSON ({reason}); fix the file or restore it"
+        ) from None
+    try:
+        return case_from_dict(data)
+    except RecursionError:  # pragma: no cover - json refuses such nesting first
+        raise PlannerError(f"{path} nests too deeply to be a case") from None
+
+
+# A list of numbers as json.dumps(indent=2) writes it: one number a line (a raw newline
+# never occurs inside a JSON string, so names that look like lists are left alone).
+_NUMBER_LIST = re.compile(r"\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]")
+
+
+def readable_json(data: Any) -> str:
+    """``data`` as indented JSON with each list of numbers (a point, a vector) on one line."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return _NUMBER_LIST.sub(
+        lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text
+    )
 
 
 def save_case(case: Case, case_dir: str | Path) -> Path:
-    """Write ``case`` to ``CASE_DIR/case.json`` atomically; returns the path."""
+    """Write ``case`` to ``CASE_DIR/case.json`` atomically; returns the path.
+
+    The case is validated first (never a file we could not read back) and written in
+    its readable form (0.001 mm, unit vectors to 1e-6).
+    """
     path = Path(case_dir) / CASE_FILE
-    text = json.dumps(case_to_dict(case), indent=2) + "\n"
-    case_from_dict(json.loads(text))  # never write a file we could not read back
+    case = case_from_dict(case_to_dict(case))
+    text = readable_json(case_to_dict(case))
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-
-
-# ---------------------------------------------------------------------------------------
-# Editing the plan by numbers
-
-_LISTS = {"osteotomy": "osteotomies", "distractor": "distractors", "device": "devices"}
-
-
-def edit_item(case: Case, kind: str, name: str, fields: Mapping[str, Any], *, mode: str) -> Case:
-    """A copy of ``case`` with one osteotomy, distractor or device added, changed or removed.
-
-    Parameters
-    ----------
-    case : Case
-        The case to edit (not modified).
-    kind : {"osteotomy", "distractor", "device"}
-        What to edit.
-    name : str
-        The item's name.
-    fields : mapping
-        JSON-style values (lists for vectors) of the fields to set; ignored for "remove".
-    mode : {"add", "set", "remove"}
-        Add a new item, change the given fields of an existing one, or remove it.
-
-    The result is validated as a whole, so an edit cannot leave an invalid case; errors
-    name the field as it is in case.json.
-    """
-    if kind not in _LISTS:
-        raise ValueError(f"kind must be one of {sorted(_LISTS)}, got {kind!r}")
-    data = case_to_dict(case)
-    items = data[_LISTS[kind]]
-    names = [i["name"] for i in items]
-    if mode == "add":
-        if name in names:
-            raise PlannerError(
-                f"a {kind} called {name!r} exists; change it with 'set' or pick a new name"
-            )
-        items.append({"name": name, **fields})
-    elif mode in ("set", "remove"):
-        if name not in names:
-            known = ", ".join(names) or "none"
-            raise PlannerError(f"no {kind} called {name!r} in the case (known: {known})")
-        if mode == "set":
-            items[names.index(name)].update(fields)
-        else:
-            del items[names.index(name)]
-    else:
-        raise ValueError(f"mode must be 'add', 'set' or 'remove', got {mode!r}")
-    return case_from_dict(data)

@@ -1,4 +1,4 @@
-"""Bounded saw cuts through bone models, the segments they make, and the free-segment check.
+"""Bounded saw cuts through bone models and the segments they make.
 
 An osteotomy (:class:`planner.plan.case.Osteotomy`) is modelled as a box: a slab ``kerf_mm``
 thick centred on the cut plane, bounded in the plane to the rectangle ``size_mm`` around
@@ -7,41 +7,44 @@ thick centred on the cut plane, bounded in the plane to the rectangle ``size_mm`
 with manifold3d and splits what is left into connected, watertight segments, keeping the
 volume books: per model, segment volumes + kerf volumes + crumbs = model volume.
 
-:func:`free_segment_check` says whether the segment under a moving footplate is detached
-from the one under the fixed footplate and, when it is not, where the bridges of uncut bone
-are: on a cut plane just outside its rectangle, or elsewhere (found by a minimum cut on a
-voxel grid of the bone between the two points).
+:func:`segment_at` finds the segment under a point (a footplate, a landmark). Whether a
+moving segment is really detached is :mod:`planner.plan.free`'s question.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import trimesh
 
 from planner.errors import PlannerError
-from planner.plan.bridges import Bridge, _voxel_bridges
-from planner.plan.case import Distractor, Osteotomy
+from planner.geometry import closest_point_on_surface, contains, to_manifold, to_trimesh, unit
+from planner.plan.case import Osteotomy
+
+if TYPE_CHECKING:
+    import manifold3d
 
 __all__ = [
-    "Bridge",
     "Crumb",
     "CutResult",
-    "FreeSegmentReport",
     "Kerf",
     "Segment",
+    "as_point",
     "cut_bone",
-    "free_segment_check",
+    "format_point",
     "kerf_mesh",
+    "kerf_solid",
+    "nearest_mesh",
     "osteotomy_frame",
-    "require_free_segment",
     "segment_at",
 ]
 
 # Volumes below this (mm^3) count as "no bone": grazing contacts, boolean round-off.
 _TOUCH_MM3 = 1e-3
+_REPAIR = "rebuild the model or repair it before cutting"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -80,7 +83,8 @@ class Crumb:
 class CutResult:
     """Segments after all cuts, and where every mm^3 of each model went.
 
-    ``segments`` are ordered by model (in the order given) then by volume, largest first.
+    ``segments`` are ordered by model (in the order given) then by volume, largest first;
+    ``solids`` holds their manifold3d solids, in the same order (empty when unknown).
     """
 
     segments: tuple[Segment, ...]
@@ -89,7 +93,7 @@ class CutResult:
     model_volume_mm3: Mapping[str, float]
     osteotomies: tuple[Osteotomy, ...]
     min_volume_mm3: float
-    _manifolds: tuple = field(default=(), repr=False)
+    solids: tuple[manifold3d.Manifold, ...] = field(default=(), repr=False)
 
     def volume_balance(self) -> dict[str, float]:
         """Per model, (segments + kerfs + crumbs - model volume) / model volume."""
@@ -100,24 +104,6 @@ class CutResult:
             parts += sum(c.volume_mm3 for c in self.crumbs if c.model == model)
             out[model] = (parts - total) / total
         return out
-
-
-@dataclass(frozen=True, eq=False)
-class FreeSegmentReport:
-    """Result of :func:`free_segment_check`.
-
-    ``suggested_size_mm`` gives, per osteotomy with bridges, a ``size_mm`` about the same
-    centre that would also cut them (checked by cutting with it, when ``explained``).
-    ``explained`` is True when cutting with those rectangles frees the segment, i.e. every
-    attachment is on a cut plane.
-    """
-
-    free: bool
-    bridges: tuple[Bridge, ...]
-    moving_segment: int
-    fixed_segment: int
-    suggested_size_mm: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    explained: bool = True
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,9 +122,8 @@ def osteotomy_frame(ost: Osteotomy) -> np.ndarray:
     c = np.asarray(ost.center_mm, dtype=float)
     if n.shape != (3,) or u.shape != (3,) or c.shape != (3,):
         raise ValueError(f"osteotomy {ost.name!r}: normal, in_plane_axis, center_mm must be (3,)")
-    n = n / np.linalg.norm(n)
-    u = u - n * (u @ n)
-    u = u / np.linalg.norm(u)
+    n = unit(n)
+    u = unit(u - n * (u @ n))
     frame = np.eye(4)
     frame[:3, 0], frame[:3, 1], frame[:3, 2], frame[:3, 3] = u, np.cross(n, u), n, c
     return frame
@@ -150,7 +135,9 @@ def kerf_mesh(ost: Osteotomy) -> trimesh.Trimesh:
     return trimesh.creation.box(extents=size, transform=osteotomy_frame(ost))
 
 
-def _slab(ost: Osteotomy, size_uv=None):
+def kerf_solid(ost: Osteotomy, size_uv: tuple[float, float] | None = None) -> manifold3d.Manifold:
+    """The slab the saw removes as a manifold3d solid (``size_uv`` instead of
+    ``ost.size_mm`` when given), LPS mm."""
     import manifold3d
 
     a, b = ost.size_mm if size_uv is None else size_uv
@@ -182,33 +169,7 @@ def _check_osteotomies(osteotomies: Sequence[Osteotomy]) -> tuple[Osteotomy, ...
 
 
 # ---------------------------------------------------------------------------------------
-# manifold3d adapters
-
-
-def _to_manifold(mesh: trimesh.Trimesh, what: str):
-    import manifold3d
-
-    if not isinstance(mesh, trimesh.Trimesh):
-        raise TypeError(f"{what} must be a trimesh.Trimesh, got {type(mesh).__name__}")
-    m = manifold3d.Manifold(
-        manifold3d.Mesh64(
-            vert_properties=np.ascontiguousarray(mesh.vertices, dtype=np.float64),
-            tri_verts=np.ascontiguousarray(mesh.faces, dtype=np.uint64),
-        )
-    )
-    if m.status() != manifold3d.Error.NoError or m.is_empty() or m.volume() <= 0:
-        raise PlannerError(
-            f"{what} is not a closed, outward-oriented surface ({m.status().name}); rebuild"
-            " the model or repair it before cutting"
-        )
-    return m
-
-
-def _to_trimesh(m) -> trimesh.Trimesh:
-    mm = m.to_mesh64()  # views into manifold's buffers: copy them
-    vertices = np.array(mm.vert_properties[:, :3], dtype=np.float64)
-    faces = np.array(mm.tri_verts, dtype=np.int64)
-    return trimesh.Trimesh(vertices, faces, process=False)
+# manifold3d helpers
 
 
 def _bbox_center(m) -> np.ndarray:
@@ -221,7 +182,8 @@ def _boxes_overlap(a, b) -> bool:
     return bool(np.all(a[:3] <= b[3:]) and np.all(b[:3] <= a[3:]))
 
 
-def _fmt(p) -> str:
+def format_point(p) -> str:
+    """``(x, y, z)`` to 0.1 mm, for messages."""
     return "(" + ", ".join(f"{v:.1f}" for v in np.asarray(p, dtype=float)) + ")"
 
 
@@ -265,8 +227,11 @@ def cut_bone(
     if not min_volume_mm3 >= 0:
         raise ValueError(f"min_volume_mm3 must be >= 0, got {min_volume_mm3!r}")
     osts = _check_osteotomies(osteotomies)
-    slabs = [_slab(o) for o in osts]
-    models = {name: _to_manifold(mesh, f"bone model {name!r}") for name, mesh in bones.items()}
+    slabs = [kerf_solid(o) for o in osts]
+    models = {
+        name: to_manifold(mesh, f"bone model {name!r}", fix=_REPAIR)
+        for name, mesh in bones.items()
+    }
 
     kerf = np.zeros((len(osts), len(models)))
     for j, m in enumerate(models.values()):
@@ -278,8 +243,8 @@ def cut_bone(
         if not kerf[k].any():
             raise PlannerError(
                 f"osteotomy {o.name!r} misses the bone: its cut rectangle"
-                f" ({o.size_mm[0]:g} x {o.size_mm[1]:g} mm at {_fmt(o.center_mm)}) touches no"
-                " bone model; move its centre onto the bone"
+                f" ({o.size_mm[0]:g} x {o.size_mm[1]:g} mm at {format_point(o.center_mm)})"
+                " touches no bone model; move its centre onto the bone"
             )
     _check_overlaps(osts, slabs, list(models.values()), kerf)
 
@@ -293,7 +258,7 @@ def cut_bone(
             if vol < min_volume_mm3:
                 crumbs.append(Crumb(name, vol, _bbox_center(part)))
                 continue
-            segments.append(Segment(model=name, mesh=_to_trimesh(part), volume_mm3=vol))
+            segments.append(Segment(model=name, mesh=to_trimesh(part), volume_mm3=vol))
             handles.append(part)
     kerfs = tuple(
         Kerf(o.name, float(kerf[k].sum()), dict(zip(models, map(float, kerf[k]), strict=True)))
@@ -306,7 +271,7 @@ def cut_bone(
         model_volume_mm3={name: float(m.volume()) for name, m in models.items()},
         osteotomies=osts,
         min_volume_mm3=float(min_volume_mm3),
-        _manifolds=tuple(handles),
+        solids=tuple(handles),
     )
 
 
@@ -318,7 +283,7 @@ def _with_cavities(parts: list) -> list:
     cavities = [p for p in parts if p.volume() < 0]
     if not cavities:
         return parts
-    meshes = [_to_trimesh(p) for p in solids]
+    meshes = [to_trimesh(p) for p in solids]
     inner: list[list] = [[] for _ in solids]
     for cav in cavities:
         probe = np.asarray(cav.to_mesh().vert_properties[:1, :3], dtype=float)
@@ -329,7 +294,7 @@ def _with_cavities(parts: list) -> list:
             if np.all(lo >= np.asarray(box[:3]) - 1e-6) and np.all(
                 hi <= np.asarray(box[3:]) + 1e-6
             ):
-                if _winding_number(mesh, probe[0]) > 0.5 and (
+                if contains(probe, mesh.triangles)[0] and (
                     owner is None or part.volume() < solids[owner].volume()
                 ):
                     owner = i
@@ -340,7 +305,10 @@ def _with_cavities(parts: list) -> list:
             inner[owner].append(cav)
     # (Manifold.compose drops inverted shells: rebuild from the joined triangle lists.)
     return [
-        _to_manifold(trimesh.util.concatenate([_to_trimesh(p) for p in (part, *cavs)]), "")
+        to_manifold(
+            trimesh.util.concatenate([to_trimesh(p) for p in (part, *cavs)]),
+            "a segment with its cavities",
+        )
         if cavs
         else part
         for part, cavs in zip(solids, inner, strict=True)
@@ -363,7 +331,7 @@ def _check_overlaps(osts, slabs, models, kerf) -> None:
                     raise PlannerError(
                         f"osteotomies {osts[k].name!r} and {osts[m].name!r} overlap inside the"
                         f" bone (their kerfs share {shared.volume():.1f} mm^3 around"
-                        f" {_fmt(_bbox_center(shared))}); move or shrink one so the cuts"
+                        f" {format_point(_bbox_center(shared))}); move or shrink one so the cuts"
                         " do not cross"
                     )
 
@@ -372,44 +340,25 @@ def _check_overlaps(osts, slabs, models, kerf) -> None:
 # Points on segments
 
 
-def _winding_number(mesh: trimesh.Trimesh, point: np.ndarray) -> float:
-    """Generalised winding number of a closed mesh about a point (1 inside, 0 outside)."""
-    tri = mesh.triangles - point
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    la, lb, lc = (np.linalg.norm(x, axis=1) for x in (a, b, c))
-    det = np.einsum("ij,ij->i", a, np.cross(b, c))
-    den = (
-        la * lb * lc
-        + np.einsum("ij,ij->i", a, b) * lc
-        + np.einsum("ij,ij->i", b, c) * la
-        + np.einsum("ij,ij->i", c, a) * lb
-    )
-    return float(np.arctan2(det, den).sum() / (2 * np.pi))
-
-
-def _surface_distance(mesh: trimesh.Trimesh, point: np.ndarray) -> float:
-    """Unsigned distance from ``point`` to the mesh surface, mm."""
-    upper = float(np.min(np.linalg.norm(mesh.vertices - point, axis=1)))
-    tri = mesh.triangles
-    gap = np.maximum(tri.min(axis=1) - point, 0) + np.maximum(point - tri.max(axis=1), 0)
-    near = np.einsum("ij,ij->i", gap, gap) <= upper**2 + 1e-12
-    cand = tri[near]
-    closest = trimesh.triangles.closest_point(cand, np.tile(point, (len(cand), 1)))
-    return float(np.min(np.linalg.norm(closest - point, axis=1)))
-
-
 def _distance_outside(mesh: trimesh.Trimesh, point: np.ndarray, limit: float) -> float:
     """0 inside the mesh, else the distance to its surface; inf when beyond ``limit``."""
     lo, hi = mesh.bounds
     box = np.linalg.norm(np.maximum(lo - point, 0) + np.maximum(point - hi, 0))
     if box > limit:
         return np.inf
-    if box == 0 and _winding_number(mesh, point) > 0.5:
+    if box == 0 and contains([point], mesh.triangles)[0]:
         return 0.0
-    return _surface_distance(mesh, point)
+    return float(closest_point_on_surface([point], mesh.triangles)[1][0])
 
 
-def _nearest(meshes: Sequence[trimesh.Trimesh], point, tol_mm: float, label: str) -> int:
+def nearest_mesh(meshes: Sequence[trimesh.Trimesh], point, tol_mm: float, label: str) -> int:
+    """Index of the mesh holding ``point (3,)``, or else nearest it within ``tol_mm``.
+
+    Raises
+    ------
+    PlannerError
+        No mesh within ``tol_mm``; the message names the point as ``label``.
+    """
     best, best_d = -1, np.inf
     for i, mesh in enumerate(meshes):
         d = _distance_outside(mesh, point, min(best_d, 1e3 * max(tol_mm, 1.0)))
@@ -420,12 +369,14 @@ def _nearest(meshes: Sequence[trimesh.Trimesh], point, tol_mm: float, label: str
     if best_d > tol_mm:
         far = "far" if not np.isfinite(best_d) else f"{best_d:.1f} mm"
         raise PlannerError(
-            f"{label} {_fmt(point)} is {far} from the nearest bone; place it on the bone surface"
+            f"{label} {format_point(point)} is {far} from the nearest bone; place it on the bone"
+            " surface"
         )
     return best
 
 
-def _as_point(point, what: str) -> np.ndarray:
+def as_point(point, what: str) -> np.ndarray:
+    """``point`` as a finite ``(3,)`` float array; ValueError naming ``what`` otherwise."""
     p = np.asarray(point, dtype=float)
     if p.shape != (3,) or not np.all(np.isfinite(p)):
         raise ValueError(f"{what} must be 3 finite coordinates, got {point!r}")
@@ -444,178 +395,5 @@ def segment_at(result: CutResult, point_mm, *, tol_mm: float = 2.0, label: str =
     PlannerError
         No segment within ``tol_mm``; the message names the point as ``label``.
     """
-    p = _as_point(point_mm, "point_mm")
-    return _nearest([s.mesh for s in result.segments], p, tol_mm, label)
-
-
-# ---------------------------------------------------------------------------------------
-# Free-segment check
-
-
-def free_segment_check(
-    result: CutResult,
-    moving_point_mm,
-    fixed_point_mm,
-    *,
-    tol_mm: float = 2.0,
-    margin_mm: float = 2.0,
-    voxel_mm: float = 1.0,
-    max_voxels: int = 20_000_000,
-    seed_fraction: float = 0.25,
-    labels: tuple[str, str] = ("moving point", "fixed point"),
-) -> FreeSegmentReport:
-    """Is the segment at the moving point detached from the segment at the fixed point?
-
-    When both points are on one segment, bridges are looked for first on each cut plane:
-    the bone the plane still crosses next to the cut rectangle (``area_mm2`` exact, centre
-    = area centroid). The segment is then cut again with each such rectangle grown to cover
-    its bridges plus ``margin_mm``; if the points are still joined, the attachment is
-    elsewhere and is located as the minimum cut between the two points on a voxel grid of
-    the remaining bone (pitch ``voxel_mm``, at most 0.9 of the smallest kerf so that kerfs
-    stay open; coarser if the grid would exceed ``max_voxels``).
-
-    Parameters
-    ----------
-    result : CutResult
-        From :func:`cut_bone`.
-    moving_point_mm, fixed_point_mm : (3,) float
-        Footplate points, LPS mm, on (within ``tol_mm`` of) the bone.
-    tol_mm : float
-        How far outside the bone a point may be (see :func:`segment_at`).
-    margin_mm : float
-        Bone beyond a bridge that the suggested rectangle also covers.
-    voxel_mm, max_voxels : float, int
-        Voxel pitch and grid size limit for locating attachments away from the cuts.
-    seed_fraction : float
-        The minimum cut is sought between bone within this fraction of the geodesic
-        distance from each point (so a cut hugging a point never wins); an attachment
-        closer than that to a point is missed and a wider section is reported.
-    labels : (str, str)
-        How the two points are named in error messages.
-
-    Returns
-    -------
-    FreeSegmentReport
-        ``free``, the bridges (largest first within each kind) and the segment indices.
-    """
-    import manifold3d
-
-    move = _as_point(moving_point_mm, "moving_point_mm")
-    fix = _as_point(fixed_point_mm, "fixed_point_mm")
-    meshes = [s.mesh for s in result.segments]
-    i_move = _nearest(meshes, move, tol_mm, labels[0])
-    i_fix = _nearest(meshes, fix, tol_mm, labels[1])
-    if i_move != i_fix:
-        return FreeSegmentReport(True, (), i_move, i_fix)
-
-    seg = result._manifolds[i_move] if result._manifolds else _to_manifold(meshes[i_move], "")
-    bridges, sizes, cutters = [], {}, []
-    for ost in result.osteotomies:
-        found, size = _plane_bridges(seg, ost, margin_mm)
-        if found:
-            bridges += found
-            sizes[ost.name] = size
-            cutters.append(_slab(ost, size))
-    rest = seg
-    if cutters:
-        rest = manifold3d.Manifold.batch_boolean([seg, *cutters], manifold3d.OpType.Subtract)
-        parts = [p for p in rest.decompose() if p.volume() >= result.min_volume_mm3]
-        part_meshes = [_to_trimesh(p) for p in parts]
-        j_move = _nearest(part_meshes, move, tol_mm + margin_mm, labels[0])
-        j_fix = _nearest(part_meshes, fix, tol_mm + margin_mm, labels[1])
-        if j_move != j_fix:
-            return FreeSegmentReport(False, tuple(bridges), i_move, i_fix, sizes, True)
-        rest = parts[j_move]
-    kerf = min((o.kerf_mm for o in result.osteotomies), default=2.0)
-    pitch = min(voxel_mm, 0.9 * kerf)
-    bridges += _voxel_bridges(rest, move, fix, pitch, max_voxels, seed_fraction)
-    return FreeSegmentReport(False, tuple(bridges), i_move, i_fix, sizes, False)
-
-
-def _plane_bridges(seg, ost: Osteotomy, margin_mm: float):
-    """Bone crossing ``ost``'s plane next to its rectangle; and a size_mm that covers it."""
-    import manifold3d
-
-    frame = osteotomy_frame(ost)
-    inv = np.linalg.inv(frame)
-    section = seg.transform(inv[:3, :4]).slice(0.0)
-    if section.is_empty():
-        return [], None
-    a, b = ost.size_mm
-    eps = 0.05
-    grown = manifold3d.CrossSection.square((a + 2 * eps, b + 2 * eps), True)
-    found, half = [], np.array([a, b]) / 2
-    for comp in section.decompose():
-        if (comp ^ grown).area() < 1e-4:
-            continue  # bone elsewhere on the plane, not next to this cut
-        area, cuv = _area_centroid(comp.to_polygons())
-        lo_hi = np.asarray(comp.bounds(), dtype=float)
-        center = frame[:3, :3] @ np.array([cuv[0], cuv[1], 0.0]) + frame[:3, 3]
-        size = (float(lo_hi[2] - lo_hi[0]), float(lo_hi[3] - lo_hi[1]))
-        found.append(Bridge(center, area, size, ost.name))
-        half = np.maximum(half, np.abs(lo_hi.reshape(2, 2)).max(axis=0) + margin_mm)
-    return found, tuple(float(v) for v in np.ceil(2 * half))
-
-
-def _area_centroid(rings) -> tuple[float, np.ndarray]:
-    area, moment = 0.0, np.zeros(2)
-    for ring in rings:
-        p = np.asarray(ring, dtype=float)
-        q = np.roll(p, -1, axis=0)
-        cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
-        area += cross.sum() / 2
-        moment += ((p + q) * cross[:, None]).sum(axis=0) / 6
-    return float(area), moment / area
-
-
-def require_free_segment(
-    result: CutResult, distractor: Distractor, **options
-) -> FreeSegmentReport:
-    """Run :func:`free_segment_check` for a distractor; raise if its segment is attached.
-
-    Raises
-    ------
-    PlannerError
-        One line saying where the largest bridges are and what to change.
-    """
-    who = f"distractor {distractor.name!r}"
-    report = free_segment_check(
-        result,
-        distractor.moving_point_mm,
-        distractor.fixed_point_mm,
-        labels=(f"moving point of {who}", f"fixed point of {who}"),
-        **options,
-    )
-    if report.free:
-        return report
-    raise PlannerError(
-        f"segment at moving point of {who} is still attached to the segment at its fixed"
-        f" point: {_describe_bridges(report)}"
-    )
-
-
-def _describe_bridges(report: FreeSegmentReport, most: int = 3) -> str:
-    """The bridges, grouped by osteotomy, largest first, in one line."""
-
-    def where(br: Bridge) -> str:
-        return f"{br.area_mm2:.0f} mm^2 at {_fmt(br.center_mm)}"
-
-    parts = []
-    for name, size in report.suggested_size_mm.items():
-        on = sorted((b for b in report.bridges if b.osteotomy == name), key=lambda b: -b.area_mm2)
-        listed = " and ".join(where(b) for b in on[:most])
-        more = f" and {len(on) - most} more" if len(on) > most else ""
-        parts.append(
-            f"bridge{'s' if len(on) > 1 else ''} of {listed}{more} on osteotomy {name!r}"
-            f" outside its cut rectangle; extend size_mm (to {size[0]:g} x {size[1]:g} mm"
-            " to reach them)"
-        )
-    for br in (b for b in report.bridges if b.osteotomy is None):
-        if br.area_mm2 == 0:
-            parts.append(f"bone thinner than the voxel grid joins them near {_fmt(br.center_mm)}")
-        else:
-            parts.append(
-                f"bridge of {where(br)} not next to any cut rectangle; add or extend an"
-                " osteotomy there"
-            )
-    return "; ".join(parts) or "no bridge located"
+    p = as_point(point_mm, "point_mm")
+    return nearest_mesh([s.mesh for s in result.segments], p, tol_mm, label)

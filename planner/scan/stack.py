@@ -1,71 +1,109 @@
-"""Slice geometry of a DICOM series: order, spacing, gantry tilt, and resampling.
+"""Slice geometry of a DICOM series: order, spacing, gantry tilt, gaps, and resampling.
 
-:func:`_analyse` sorts a series' slices along the slice normal (never by file name or
-InstanceNumber), finds the spacing, detects gantry tilt and uneven spacing, and names the
-first problem that stops the slices loading as one volume (no position, mixed sizes or
-orientations, several stacks, missing slices). :func:`_regularise` resamples a tilted or
-unevenly spaced stack exactly onto a regular orthogonal grid (linear interpolation) and
-returns its affine. Used by :mod:`planner.scan.dicom`; headers are read there.
+:func:`analyse` sorts a series' slices along the slice normal (never by file name or
+InstanceNumber), finds the spacing, detects gantry tilt, variable spacing and missing
+slices, and names the first problem that stops the slices loading as one volume (no
+position, several orientations or stacks, missing slices). :func:`regularise` resamples a
+tilted or unevenly spaced stack onto a regular orthogonal grid (linear interpolation) and
+returns its affine. Headers are read by :mod:`planner.scan.header`.
+
+Variable spacing (a GE head series: 14 slices 4 mm apart, then 14 slices 7 mm apart) is a
+real acquisition pattern, resampled at the finest spacing. A missing slice is one gap well
+above the spacing on *both* sides of it: refused, naming the files either side, unless gaps
+are allowed (then interpolated, with a note).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from planner.scan.dicom import _Image
+from planner.scan.header import ImageHeader
+
+__all__ = ["GEOMETRY_PROBLEMS", "Geometry", "analyse", "regularise", "spacing_note"]
 
 _POS_TOL_MM = 0.02  # positions this close to a regular grid are not resampled ...
 _POS_TOL_FRACTION = 0.01  # ... nor those within 1% of the slice spacing
-_MISSING_GAP = 1.5  # a gap above 1.5 x the median spacing means missing slices
-_GEOMETRY_PROBLEMS = ("no position", "mixed", "several stacks", "missing slices", "an invalid")
+_MISSING_GAP = 1.5  # a gap above 1.5 x the spacing on both sides of it means missing slices
+_NEAR = 3  # gaps either side that give the local spacing
+_JITTER = 0.1  # gaps within 10% of the median: resampled at the mean spacing
+GEOMETRY_PROBLEMS = ("no position", "mixed", "several stacks", "missing slices", "an invalid")
+"""Beginnings of :attr:`Geometry.problem` for a CT volume that is broken (not just absent)."""
 
 
 @dataclass
-class _Geometry:
+class Geometry:
+    """Where a series' slices lie.
+
+    Attributes
+    ----------
+    problem : str
+        The first reason the slices cannot load as one volume ("" when they can).
+    order : (n,) int
+        Image indices in order along the slice normal.
+    axes : (3, 3) float
+        Unit row, column and normal directions (LPS), one per row.
+    spacing : (2,) float
+        PixelSpacing (row spacing, column spacing) in mm.
+    depth_mm : (n,) float
+        Sorted positions along the normal.
+    shift_px : (n, 2) float
+        In-plane offsets (i, j) of each sorted slice from the first, in pixels.
+    median_gap_mm : float
+        Median distance between neighbouring slices.
+    tilt_deg : float
+        Gantry tilt derived from the positions (0 when not tilted).
+    uneven, tilted : bool
+        Whether the slices need resampling along the normal / in the plane.
+    gaps : list of str
+        Missing slices accepted because gaps were allowed, one description each.
+    """
+
     problem: str = ""
-    order: np.ndarray | None = None  # image indices in order along the normal
-    axes: np.ndarray | None = None  # (3, 3) unit row, column, normal directions (LPS)
-    spacing: tuple[float, float] = (np.nan, np.nan)  # PixelSpacing (row, column) in mm
-    depth_mm: np.ndarray | None = None  # sorted positions along the normal
-    shift_px: np.ndarray | None = None  # (n, 2) in-plane offsets (i, j) from the first slice
+    order: np.ndarray | None = None
+    axes: np.ndarray | None = None
+    spacing: tuple[float, float] = (np.nan, np.nan)
+    depth_mm: np.ndarray | None = None
+    shift_px: np.ndarray | None = None
     median_gap_mm: float = np.nan
     tilt_deg: float = 0.0
     uneven: bool = False
     tilted: bool = False
+    gaps: list[str] = field(default_factory=list)
 
 
-def _analyse(images: list[_Image]) -> _Geometry:
-    """Slice order, spacing, tilt and the first problem that stops loading as a volume."""
-    geo = _Geometry()
-    if any(im.ipp is None or im.iop is None or im.spacing is None for im in images):
-        geo.problem = "no position, orientation or pixel spacing in some headers"
-        return geo
-    sizes = sorted({(im.cols, im.rows) for im in images})
-    if len(sizes) > 1:
-        geo.problem = "mixed image sizes (" + ", ".join(f"{c}x{r}" for c, r in sizes) + ")"
+def analyse(images: Sequence[ImageHeader], *, allow_gaps: bool = False) -> Geometry:
+    """Slice order, spacing, tilt and the first problem that stops loading as a volume.
+
+    Parameters
+    ----------
+    images : sequence of ImageHeader
+        The series' images (at least 2), with consistent matrix and pixel spacing.
+    allow_gaps : bool
+        Accept missing slices (recorded in ``gaps``) instead of naming them as the problem.
+    """
+    geo = Geometry()
+    lacking = [im for im in images if im.ipp is None or im.iop is None or im.spacing is None]
+    if lacking:
+        geo.problem = (
+            f"no position, orientation or pixel spacing in some headers ({_names(lacking)})"
+        )
         return geo
     iop = np.array([im.iop for im in images])
     if np.ptp(iop, axis=0).max() > 1e-3:
         n_orient = len(np.unique(np.round(iop, 3), axis=0))
         geo.problem = f"several stacks in one series ({n_orient} slice orientations)"
         return geo
-    spacing = np.array([im.spacing for im in images])
-    geo.spacing = (float(spacing[0, 0]), float(spacing[0, 1]))
-    if np.ptp(spacing, axis=0).max() > 1e-3:
-        geo.problem = f"mixed pixel spacing ({spacing.min():.3f}-{spacing.max():.3f} mm)"
-        return geo
+    geo.spacing = (float(images[0].spacing[0]), float(images[0].spacing[1]))
     row, col = iop[0, :3], iop[0, 3:]
-    normal = np.cross(row, col)
-    norm = np.linalg.norm(normal)
-    if norm < 1e-3:
+    if np.linalg.norm(np.cross(row, col)) < 1e-3:
         geo.problem = "an invalid ImageOrientationPatient (row and column are parallel)"
         return geo
     row, col = row / np.linalg.norm(row), col / np.linalg.norm(col)
     normal = np.cross(row, col)
+    normal /= np.linalg.norm(normal)
     col = np.cross(normal, row)  # re-orthogonalise against rounding in the header
     geo.axes = np.array([row, col, normal])
     ipp = np.array([im.ipp for im in images])
@@ -80,13 +118,12 @@ def _analyse(images: list[_Image]) -> _Geometry:
     if n_dup:
         geo.problem = f"several stacks in one series ({n_dup + 1} slices at repeated positions)"
         return geo
-    if gaps.max() > _MISSING_GAP * median:
-        k = int(np.argmax(gaps))
-        geo.problem = (
-            f"missing slices: a {gaps[k]:.2f} mm gap after position {depth[k]:.2f} mm "
-            f"where the spacing is {median:.2f} mm"
-        )
+    missing = _missing(gaps, [images[i].name for i in order], depth)
+    if missing and not allow_gaps:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        geo.problem = f"missing slices: {missing[0]}{more}"
         return geo
+    geo.gaps = missing
     step = (depth[-1] - depth[0]) / (len(depth) - 1)
     tol = max(_POS_TOL_MM, _POS_TOL_FRACTION * step)
     geo.uneven = bool(np.abs(depth - depth[0] - step * np.arange(len(depth))).max() > tol)
@@ -102,18 +139,92 @@ def _analyse(images: list[_Image]) -> _Geometry:
     return geo
 
 
-def _regularise(
-    stack: np.ndarray, origin: tuple[float, ...], geo: _Geometry
+def _names(images: Sequence[ImageHeader]) -> str:
+    names = [im.name for im in images[:3]]
+    return ", ".join(names) + (f" and {len(images) - 3} more" if len(images) > 3 else "")
+
+
+def _missing(gaps: np.ndarray, names: list[str], depth: np.ndarray) -> list[str]:
+    """Gaps well above the local spacing on both sides: one description per gap."""
+    found = []
+    for k, gap in enumerate(gaps):
+        sides = [gaps[max(0, k - _NEAR) : k], gaps[k + 1 : k + 1 + _NEAR]]
+        local = [float(np.median(s)) for s in sides if len(s)]
+        if local and gap > _MISSING_GAP * max(local):
+            found.append(
+                f"a {gap:.2f} mm gap between {names[k]} and {names[k + 1]} (after position "
+                f"{depth[k]:.2f} mm) where the spacing is {max(local):.2f} mm"
+            )
+    return found
+
+
+def spacing_note(geo: Geometry) -> str:
+    """What loading will do about uneven spacing ("" when the slices are evenly spaced)."""
+    if not geo.uneven:
+        return ""
+    gaps = np.diff(geo.depth_mm)
+    return _spacing_note(gaps, _grid_step(gaps)).replace(" made ", ": resampled to ") + (
+        " when loaded (linear interpolation)"
+    )
+
+
+def _grid_step(gaps: np.ndarray) -> float:
+    """Output slice spacing: the mean for jitter, the finest spacing when it varies."""
+    span, median = float(gaps.sum()), float(np.median(gaps))
+    if np.ptp(gaps) <= _JITTER * median:
+        return span / len(gaps)
+    finest = float(np.percentile(gaps, 10))
+    return span / max(1, round(span / finest))
+
+
+def _spacing_note(gaps: np.ndarray, step: float) -> str:
+    """Describe variable spacing: runs of equal gaps when there are few, else the range."""
+    runs: list[list[float]] = []
+    for g in gaps:
+        if runs and abs(g - np.mean(runs[-1])) <= 0.05 * g:
+            runs[-1].append(float(g))
+        else:
+            runs.append([float(g)])
+    text = f"uneven slice spacing {gaps.min():.2f}-{gaps.max():.2f} mm"
+    if len(runs) <= 4:
+        parts = [f"{len(r)} gap{'s' if len(r) > 1 else ''} of {np.mean(r):.2f} mm" for r in runs]
+        text += " (" + ", then ".join(parts) + ")"
+    return f"{text} made {step:.3f} mm"
+
+
+def regularise(
+    stack: np.ndarray, origin: Sequence[float], geo: Geometry
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Return (stack, affine, note): resampled when the slices are tilted or unevenly spaced.
 
-    Output slice ``m`` lies at depth ``d0 + m * step`` along the normal, with the same row
-    and column directions. Each input slice is shifted in-plane by its own offset (gantry
-    tilt shears the stack), and slices bracketing an output depth are blended linearly.
+    Parameters
+    ----------
+    stack : (n, rows, cols) int16 or float32
+        The slices in the order of ``geo.order``.
+    origin : (3,) float
+        ImagePositionPatient of the first sorted slice, LPS mm.
+    geo : Geometry
+        From :func:`analyse`, without a problem.
+
+    Returns
+    -------
+    stack : (m, rows', cols') same dtype
+        ``stack`` itself, or resampled: output slice ``m`` lies at depth ``d0 + m * step``
+        along the normal with the same row and column directions (``step`` the mean
+        spacing, or the finest where the spacing varies); each input slice is shifted
+        in-plane by its own offset (gantry tilt shears the stack) and the slices bracketing
+        an output depth are blended linearly.
+    affine : (4, 4) float
+        Index (i, j, k) to LPS mm.
+    note : str
+        What was resampled and how ("" when nothing was).
     """
     rows, cols = geo.spacing
-    n = len(geo.depth_mm)
-    step = (geo.depth_mm[-1] - geo.depth_mm[0]) / (n - 1)
+    depth = geo.depth_mm
+    n = len(depth)
+    gaps = np.diff(depth)
+    step = _grid_step(gaps) if geo.uneven else (depth[-1] - depth[0]) / (n - 1)
+    n_out = round((depth[-1] - depth[0]) / step) + 1
     affine = np.eye(4)
     affine[:3, :3] = geo.axes.T * [cols, rows, step]
     affine[:3, 3] = origin
@@ -125,11 +236,12 @@ def _regularise(
     shape = (stack.shape[1] + hi[1] - lo[1], stack.shape[2] + hi[0] - lo[0])
     affine[:3, 3] = np.asarray(origin) + affine[:3, :2] @ lo
     fill = float(stack.min())
-    out = np.empty((n, *shape), stack.dtype)
+    out = np.empty((n_out, *shape), stack.dtype)
     plane = np.empty(shape, np.float32)
-    for m, depth in enumerate(geo.depth_mm[0] + step * np.arange(n)):
-        k = int(np.clip(np.searchsorted(geo.depth_mm, depth, side="right") - 1, 0, n - 2))
-        w = (depth - geo.depth_mm[k]) / (geo.depth_mm[k + 1] - geo.depth_mm[k])
+    for m in range(n_out):
+        at = min(depth[0] + step * m, depth[-1])
+        k = int(np.clip(np.searchsorted(depth, at, side="right") - 1, 0, n - 2))
+        w = (at - depth[k]) / (depth[k + 1] - depth[k])
         acc = np.zeros(shape, np.float32)
         for q, weight in ((k, 1.0 - w), (k + 1, w)):
             if weight > 1e-6:
@@ -140,10 +252,7 @@ def _regularise(
     if geo.tilted:
         what.append(f"gantry tilt {geo.tilt_deg:+.1f} deg corrected")
     if geo.uneven:
-        gaps = np.diff(geo.depth_mm)
-        what.append(
-            f"uneven slice spacing {gaps.min():.2f}-{gaps.max():.2f} mm made {step:.3f} mm"
-        )
+        what.append(_spacing_note(gaps, step))
     return out, affine, "resampled: " + "; ".join(what) + " (linear interpolation)"
 
 

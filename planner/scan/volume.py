@@ -17,37 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.geometry.transforms import apply_affine
+
 __all__ = ["Volume", "apply_affine", "c_frame"]
-
-
-def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 4×4 affine to points.
-
-    Parameters
-    ----------
-    affine : (4, 4) float
-        Homogeneous transform.
-    points : (..., 3) float
-        Points to transform.
-
-    Returns
-    -------
-    (..., 3) float
-        Transformed points.
-
-    Examples
-    --------
-    >>> a = np.diag([2.0, 2.0, 2.0, 1.0]); a[:3, 3] = 1.0
-    >>> apply_affine(a, [[1.0, 0.0, 0.0]])
-    array([[3., 1., 1.]])
-    """
-    affine = np.asarray(affine, dtype=float)
-    if affine.shape != (4, 4):
-        raise ValueError(f"affine must have shape (4, 4), got {affine.shape}")
-    points = np.asarray(points, dtype=float)
-    if points.shape[-1] != 3:
-        raise ValueError(f"points must have shape (..., 3), got {points.shape}")
-    return points @ affine[:3, :3].T + affine[:3, 3]
 
 
 def c_frame(a: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:

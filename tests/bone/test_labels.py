@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from planner.bone.labels import Segmentation, bone_threshold, segment_bone
+from planner.bone.labels import BoneLabels, bone_threshold, segment_bone
 from planner.errors import PlannerError
 from planner.scan.volume import Volume
 from tests.shared import SHARED_DATA
@@ -186,7 +186,7 @@ def test_threshold_found_when_soft_tissue_is_off_scale():
 def test_segmentation_layout(toy_head):
     volume, _ = toy_head
     seg = segment_bone(volume)
-    assert isinstance(seg, Segmentation)
+    assert isinstance(seg, BoneLabels)
     assert seg.labels.shape == volume.shape
     assert seg.labels.dtype == np.uint8
     assert set(np.unique(seg.labels)) <= {0, 1, 2}
@@ -217,7 +217,8 @@ def test_holder_removed(toy_head):
     holder = truth == 3
     assert np.count_nonzero(volume.hu[holder] > 300) > 1000  # it is above the threshold
     assert not seg.labels[holder].any()
-    assert any("not part of the patient" in n for n in seg.notes)
+    assert any(p.kind == "equipment" for p in seg.removed)
+    assert any("removed as equipment" in n for n in seg.notes)
 
 
 def test_mandible_found_whatever_the_array_axis_order():
@@ -247,7 +248,7 @@ def test_one_model_when_asked(toy_head):
 
 
 def test_no_mandible_in_view_keeps_one_model():
-    # the skull alone (mandible cut away): nothing to separate, and the notes say so
+    # the skull alone (mandible cut away): nothing to separate, and a warning says so
     shape = (170, 200, 150)
     volume, truth = synthetic_head(axial_affine(shape=shape), shape, holder=False)
     hu = volume.hu.copy()
@@ -255,7 +256,10 @@ def test_no_mandible_in_view_keeps_one_model():
     seg = segment_bone(Volume(hu=hu, affine=volume.affine))
     assert not seg.mandible_found
     assert not (seg.labels == 2).any()
-    assert any("mandible not separated" in n for n in seg.notes)
+    # a warning, not a note: why, and what the user can do
+    (warning,) = seg.warnings
+    assert warning.startswith("no mandible made: ")
+    assert "--mandible-at" in warning and "--labels" in warning
 
 
 def test_small_islands_dropped():
@@ -347,7 +351,8 @@ def test_skull_ct_holder_removed():
     holder[:50] = holder[206:] = True
     assert np.count_nonzero(volume.hu[holder] > 300) > 10_000
     assert not seg.labels[holder].any()
-    assert any("not part of the patient" in n for n in seg.notes)
+    assert any(p.kind == "equipment" for p in seg.removed)
+    assert any("removed as equipment" in n for n in seg.notes)
     # one skull: nearly all the bone between the holder's arcs (x 86-158 mm) is kept
     head = np.zeros(volume.shape, dtype=bool)
     head[90:165] = True
@@ -397,14 +402,111 @@ def test_headneck_mandible_matches_expert(case):
 
 
 def test_grid_restrict_is_the_upsampled_block_mask():
-    from planner.bone.labels import _Grid
+    from planner.bone.grid import Grid
 
     rng = np.random.default_rng(3)
     shape, factors = (11, 9, 7), (2, 3, 2)  # not whole blocks at the far edges
-    grid = _Grid(shape, factors, np.eye(4))
+    grid = Grid(shape, factors, np.eye(4))
     blocks = rng.random((6, 3, 4)) > 0.5
     mask = rng.random(shape) > 0.3
     expected = mask & grid.upsample(blocks)
     grid.restrict(mask, blocks)
     assert np.array_equal(mask, expected)
     assert expected.any() and not expected.all()
+
+
+# --- equipment versus the patient's detached bone --------------------------------------------
+
+
+def head_with_equipment(spacing=1.2, shape=(150, 180, 150)):
+    """A toy head with a holder, a table, a detached dental arch in an open mouth and a
+    bone fragment in the cheek.
+
+    Returns the volume and masks (at voxel centres) of the holder, the table, the arch and
+    the fragment.
+    """
+    affine = axial_affine(spacing, shape)
+    x, y, z = lps_grid(shape, affine)
+    e = np.sqrt((x / 70) ** 2 + (y / 85) ** 2 + ((z - 30) / 60) ** 2)
+    cranium = np.maximum(np.abs(e - 1) * 70 - 2.0, -z)
+    base = np.maximum(np.abs(z - 3.0) - 3.0, e * 70 - 70)
+    maxilla = np.maximum.reduce([np.abs(x) - 30, np.abs(y + 40) - 22, np.abs(z + 6) - 6])
+    skull = np.minimum.reduce([cranium, base, maxilla])
+    # the upper dental arch, detached from the maxilla by 2 mm of gum, hanging in the mouth
+    pts = [(-28, -25, -17), (-24, -48, -17), (-12, -58, -17), (0, -61, -17)]
+    pts += [(-p[0], p[1], p[2]) for p in pts[::-1][1:]]
+    arch = np.full(x.shape, np.inf, dtype=np.float32)
+    for a, b in itertools.pairwise(pts):
+        arch = np.minimum(arch, capsule(x, y, z, a, b, 3.0))
+    fragment = np.sqrt((x - 45) ** 2 + (y + 30) ** 2 + (z + 30) ** 2) - 4.0  # in the cheek
+    body = np.sqrt((x / 75) ** 2 + (y / 95) ** 2 + ((z - 5) / 90) ** 2) * 75 - 75
+    # an open mouth: air below the arch, open to the front, around the teeth
+    mouth = np.maximum.reduce([np.abs(x) - 32, y + 20, np.abs(z + 26) - 8])
+    mouth = np.minimum(mouth, np.maximum(arch - 2.5, -(z + 17)))  # air under the teeth
+    width = float(spacing)
+    f_body = occupancy(body, width) * (1 - occupancy(mouth, width))
+    f_bone = np.clip(sum(occupancy(s, width) for s in (skull, arch, fragment)), 0, 1)
+    hu = (1 - f_bone) * (-1000 + f_body * 1040) + f_bone * 1300
+    # a head holder beside the head (a curved plate 3 mm thick, in air) and a table plate
+    # under the head, 5 mm thick, touching the back of the head
+    r = np.sqrt(x**2 + (y - 5) ** 2)
+    holder = np.maximum.reduce([np.abs(r - 104) - 1.5, 5 - y, y - 85, np.abs(z - 10) - 40])
+    table = np.maximum(np.abs(y - 97.5) - 2.5, np.abs(x) - 60)
+    for plate in (holder, table):
+        f = occupancy(plate, width)
+        hu = hu * (1 - f) + 700 * f
+    hu = hu + np.random.default_rng(3).normal(0, 15.0, hu.shape)
+    volume = make_volume(np.rint(hu).astype(np.int16).transpose(2, 1, 0), affine)
+    masks = {"holder": holder < 0, "table": table < 0, "arch": arch < 0, "fragment": fragment < 0}
+    return volume, masks
+
+
+@pytest.fixture(scope="module")
+def equipped_head():
+    return head_with_equipment()
+
+
+def test_equipment_goes_and_the_patients_detached_bone_stays(equipped_head):
+    volume, masks = equipped_head
+    seg = segment_bone(volume, separate_mandible=False)
+    for name in ("holder", "table"):
+        assert np.count_nonzero(volume.hu[masks[name]] > 300) > 1000, name
+        assert np.count_nonzero(seg.labels[masks[name]]) < 0.01 * masks[name].sum(), name
+    for name in ("arch", "fragment"):
+        kept = np.count_nonzero(seg.labels[masks[name]])
+        assert kept > 0.95 * masks[name].sum(), name
+    equipment = [p for p in seg.removed if p.kind == "equipment"]
+    assert len(equipment) == 3  # the table and the holder's two sides
+    reasons = sorted(p.reason for p in equipment)
+    assert all(r.startswith("outside the body outline") for r in reasons)
+    assert any("long along the table" in r for r in reasons)
+    assert all("thin" in r for r in reasons)
+    # the balance: labels + removed = all bone above the threshold
+    bone_mm3 = np.count_nonzero(volume.hu > 300) * volume.voxel_volume_mm3
+    assert seg.bone_mm3 == pytest.approx(bone_mm3)
+    removed = sum(p.volume_mm3 for p in seg.removed)
+    assert sum(seg.volume_mm3.values()) + removed == pytest.approx(bone_mm3)
+
+
+def test_the_old_air_rule_would_have_removed_the_arch(equipped_head):
+    # the failure seen on a real scan, reproduced: the arch's surroundings are mostly air
+    # (the open mouth), which the old rule (air fraction above 0.45 in a 2.5 mm shell) took
+    # for equipment
+    volume, masks = equipped_head
+    arch = masks["arch"] | (volume.hu > 300) & ndi.binary_dilation(masks["arch"], iterations=1)
+    shell = ndi.binary_dilation(arch, iterations=2) & ~arch
+    assert np.count_nonzero(volume.hu[shell] < -400) / shell.sum() > 0.45
+
+
+def test_a_bulky_piece_outside_the_body_is_kept_and_flagged(equipped_head):
+    # not thin, flat or rail-like: shape does not say equipment, so it stays, with a note
+    volume, _ = equipped_head
+    hu = np.array(volume.hu)
+    x, y, z = lps_grid(volume.shape, volume.affine)
+    block = (np.abs(x - 76) < 10) & (np.abs(y) < 10) & (np.abs(z + 60) < 10)
+    assert block.sum() > 4000 and not block[volume.hu > -400].any()  # in air, by the neck
+    hu[block] = 900
+    seg = segment_bone(Volume(hu=hu, affine=volume.affine), separate_mandible=False)
+    assert np.count_nonzero(seg.labels[block]) == block.sum()
+    assert any("outside the body outline" in n and "check it" in n for n in seg.notes)
+    assert len([p for p in seg.removed if p.kind == "equipment"]) == 3

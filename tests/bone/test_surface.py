@@ -11,12 +11,14 @@ import pytest
 import trimesh
 from scipy.special import ellipeinc, ellipkinc
 
+from planner.bone.stl import separate_coincident, stl_report
 from planner.bone.surface import (
     STL_HEADER,
     Deviation,
     extract_surface,
     mesh_report,
     simplify,
+    split_bodies,
     write_stl,
 )
 from planner.errors import PlannerError
@@ -180,7 +182,7 @@ def test_bone_cut_by_the_scan_edge_is_closed():
     assert mesh.vertices[:, 2].min() == pytest.approx(volume.bounds_mm()[0, 2], abs=1.01)
 
 
-def test_loose_pieces_dropped_small_cavities_filled():
+def test_every_piece_kept_as_a_body_small_cavities_filled():
     shape = (60, 60, 60)
     affine = grid_affine(shape, (1.0, 1.0, 1.0), (0, 0, 0))
     big, pebble, bubble = ball((0, 0, 0), 20.0), ball((24, 24, 24), 3.0), ball((5, 0, 0), 4.0)
@@ -190,13 +192,24 @@ def test_loose_pieces_dropped_small_cavities_filled():
 
     volume = voxelise(field, shape, affine)
     mesh = extract_surface(volume, labels_of(volume), 1, threshold_hu=0.5, min_cavity_mm3=1000)
-    assert mesh.volume == pytest.approx(4 / 3 * np.pi * 20.0**3, rel=0.01)  # bubble filled
-    assert mesh.metadata["dropped_pieces"] == 1
-    assert mesh.metadata["dropped_mm3"] == pytest.approx(4 / 3 * np.pi * 27, rel=0.1)
+    # nothing dropped: the pebble is a second body; the bubble is filled
+    big_mm3, pebble_mm3 = 4 / 3 * np.pi * 20.0**3, 4 / 3 * np.pi * 27
+    assert mesh.volume == pytest.approx(big_mm3 + pebble_mm3, rel=0.01)
+    assert mesh.metadata["dropped_pieces"] == 0 and mesh.metadata["dropped_mm3"] == 0
+    assert mesh.metadata["body_mm3"] == pytest.approx([big_mm3, pebble_mm3], rel=0.1)
     assert mesh.metadata["cavities_filled"] == 1
     assert mesh.metadata["cavities_filled_mm3"] == pytest.approx(4 / 3 * np.pi * 64, rel=0.1)
+    bodies = split_bodies(mesh)
+    assert [len(b.faces) for b in bodies] == mesh.metadata["body_faces"]
+    assert all(b.is_watertight for b in bodies)
+    assert bodies[0].volume == pytest.approx(big_mm3, rel=0.01)
+    assert bodies[1].volume == pytest.approx(pebble_mm3, rel=0.1)
+    assert np.linalg.norm(bodies[1].center_mass - [24, 24, 24]) < 0.2
     kept = extract_surface(volume, labels_of(volume), 1, threshold_hu=0.5, min_cavity_mm3=100)
-    assert kept.volume == pytest.approx(4 / 3 * np.pi * (20.0**3 - 4.0**3), rel=0.01)
+    assert kept.volume == pytest.approx(big_mm3 - 4 / 3 * np.pi * 64 + pebble_mm3, rel=0.01)
+    inner = split_bodies(kept)[0]  # the cavity goes with the body around it
+    assert inner.volume == pytest.approx(big_mm3 - 4 / 3 * np.pi * 64, rel=0.01)
+    assert mesh_report(inner)["cavities"] == 1
 
 
 def test_empty_label_and_bad_arguments(shell):
@@ -267,12 +280,12 @@ def test_reported_deviation_matches_an_independent_measure(dense):
 
 
 def test_deviation_maximum_is_exact_whatever_the_chunk(dense):
-    from planner.bone.surface import _deviation
+    from planner.bone.deviation import deviation
 
     mesh, dev = simplify(dense, target_faces=2000, max_error_mm=10.0)
     _, everywhere, _ = trimesh.proximity.closest_point(mesh, dense.vertices)
     for chunk in (997, 1_000_000):
-        again = _deviation(np.asarray(dense.vertices), mesh.vertices, mesh.faces, chunk=chunk)
+        again = deviation(np.asarray(dense.vertices), mesh.vertices, mesh.faces, chunk=chunk)
         assert again.max_mm == pytest.approx(everywhere.max(), rel=1e-6)
         assert again.mean_mm == pytest.approx(dev.mean_mm, rel=1e-9)
 
@@ -321,6 +334,75 @@ def test_write_stl_refuses_a_bad_mesh(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def read_back(path):
+    """The file as trimesh and numpy-stl read it: (trimesh mesh, edge use counts, closed)."""
+    from stl import mesh as stl_mesh
+
+    mesh = trimesh.load_mesh(path, process=True)
+    _, use = np.unique(mesh.edges_sorted, axis=0, return_counts=True)
+    closed = stl_mesh.Mesh.from_file(str(path)).is_closed(exact=True)
+    return mesh, use, closed
+
+
+def assert_manifold_file(path):
+    """Read back with trimesh and numpy-stl: watertight, every edge used exactly twice."""
+    mesh, use, closed = read_back(path)
+    assert mesh.is_watertight and mesh.is_winding_consistent, path
+    assert np.all(use == 2), (path, np.bincount(use))
+    assert closed, path
+    return mesh
+
+
+def pinched_pair():
+    """Two closed cubes sharing an edge by position, kept apart by the topology.
+
+    Closed and manifold in memory (each cube its own vertices); written naively as STL,
+    the shared edge is used by 4 triangles.
+    """
+    a = trimesh.creation.box(extents=(1, 1, 1))
+    b = trimesh.creation.box(extents=(1, 1, 1))
+    b.apply_translation((1, 1, 0))  # touches the first along the edge x = y = 0.5
+    return trimesh.util.concatenate([a, b])
+
+
+def test_a_pinch_is_kept_apart_in_the_file(tmp_path):
+    pair = pinched_pair()
+    assert pair.is_watertight  # in memory
+    # the failure seen on the real skull: STL stores positions, the edge merges
+    naive = tmp_path / "naive.stl"
+    pair.export(naive)
+    _, use, closed = read_back(naive)
+    assert use.max() == 4 and not closed
+    assert stl_report(naive)["edges_not_two"] == 1 and not stl_report(naive)["watertight"]
+    # written by planner: the coincident vertices move apart by micrometres
+    path = tmp_path / "pair.stl"
+    write_stl(pair, path)
+    back = assert_manifold_file(path)
+    assert back.volume == pytest.approx(2.0, abs=0.01)  # a micrometre-thin sliver less
+    assert len(back.split(only_watertight=True)) == 2
+    report = stl_report(path)
+    assert report["watertight"] and report["edges_not_two"] == 0
+    assert report["bodies"] == 2 and report["volume_mm3"] == pytest.approx(2.0, abs=0.05)
+    # nothing moved but the shared edge's 4 vertices, by at most a few micrometres
+    moved, n = separate_coincident(pair.vertices, pair.faces)
+    assert n == 4
+    shift = np.linalg.norm(moved - pair.vertices, axis=1)
+    assert np.count_nonzero(shift) == 4 and shift.max() < 0.01
+
+
+def test_stl_report_agrees_with_trimesh(tmp_path, dense):
+    mesh, _ = simplify(dense, target_faces=3000)
+    path = tmp_path / "m.stl"
+    write_stl(mesh, path)
+    back = assert_manifold_file(path)
+    report = stl_report(path)
+    assert report["triangles"] == len(back.faces) == len(mesh.faces)
+    assert report["vertices"] == len(back.vertices)
+    assert report["volume_mm3"] == pytest.approx(back.volume, abs=0.1)
+    assert report["bodies"] == 1 and report["cavities"] == 0
+    assert report["pieces"][0]["volume_mm3"] == pytest.approx(back.volume, abs=0.1)
+
+
 def test_mesh_report(dense):
     report = mesh_report(dense)
     assert report["triangles"] == len(dense.faces)
@@ -362,8 +444,11 @@ def test_skull_ct_model():
     seg = segment_bone(volume, separate_mandible=False)
     dense = extract_surface(volume, seg.labels, 1, threshold_hu=seg.threshold_hu)
     assert dense.is_watertight
+    # the skull, and two specks of a voxel each (under 0.01 mm³) that touch it at a point
+    assert len(dense.metadata["body_mm3"]) == 3 and sum(dense.metadata["body_mm3"][1:]) < 0.01
     mesh, dev = simplify(dense)
-    assert mesh.is_watertight and mesh_report(mesh)["bodies"] == 1
+    assert mesh.is_watertight and mesh_report(mesh)["bodies"] >= 1
+    assert mesh.metadata["body_mm3"][0] > 0.9999 * mesh.volume  # one body holds it all
     assert dev.max_mm <= 1.5 and dev.mean_mm < 0.05
     # the isosurface and the voxel count measure the same bone
     assert mesh.volume == pytest.approx(seg.volume_mm3[1], rel=0.05)

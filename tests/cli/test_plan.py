@@ -5,7 +5,14 @@ from planner.plan.case import SCHEMA_VERSION, load_case
 
 
 def new_case(tmp_path):
-    (tmp_path / "case.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+    protocol = {
+        "latency_days": 1,
+        "rate_mm_per_day": 1,
+        "activations_per_day": 2,
+        "consolidation_days": 56,
+    }
+    data = {"schema_version": SCHEMA_VERSION, "protocol": protocol}
+    (tmp_path / "case.json").write_text(json.dumps(data))
     return str(tmp_path)
 
 
@@ -82,4 +89,8 @@ def test_bad_edits_exit_2_and_leave_the_case_alone(tmp_path, capsys):
         assert err.startswith("error:") and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1, err
     assert (tmp_path / "case.json").read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.json"]
+    # nothing half-written (the lock file of the edits is all there is besides)
+    assert sorted(p.name for p in tmp_path.iterdir()) in (
+        ["case.json"],
+        [".case.json.lock", "case.json"],
+    )

@@ -30,7 +30,7 @@ def test_segment_writes_a_case_and_refuses_to_overwrite(series, tmp_path, capsys
     assert "threshold: 300.5 HU" in out and "mandible" in out
     case = load_case(case_dir)
     assert case.segmentation.threshold_hu == 300.5
-    assert case.source.series_uid and case.source.path == str(series.resolve())
+    assert case.source.series_uid and case.source.path == str(series)  # as typed
     report = json.loads((case_dir / "models" / "models.json").read_text())
     assert [m["name"] for m in report["models"]] == ["skull", "mandible"]
     assert all(m["watertight"] for m in report["models"])
@@ -69,6 +69,11 @@ def test_demo_runs_the_whole_chain(tmp_path, capsys):
     assert main(["demo", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "not a certified medical device" in out
+    # piped progress: plain lines that finish, in true units (140 slices, not 280)
+    for done in ("making the sample CT 1/1 done", "writing DICOM 140/140 done"):
+        assert done in out
+    assert "reading slices 140/140 done" in out and "280" not in out
+    assert "collision sweep 1/1" not in out and "collision sweep ..." in out
     manifest = json.loads((out_dir / "case" / "out" / "manifest.json").read_text())
     kinds = {e["kind"] for e in manifest["outputs"]}
     assert {"segment", "schedule", "poses", "report"} <= kinds
@@ -86,3 +91,24 @@ def test_demo_runs_the_whole_chain(tmp_path, capsys):
     assert (out_dir / "case" / "out" / "plan.json").is_file()
     assert main(["schedule", str(out_dir / "case")]) == 0
     assert "activation schedule" in capsys.readouterr().out
+
+
+def test_a_missing_slice_is_refused_unless_gaps_are_allowed_and_the_note_printed(tmp_path, capsys):
+    files = write_ct_series(make_head(spacing_mm=2.0).volume, tmp_path / "dicom")
+    files[len(files) // 2].unlink()  # a slice lost in the middle of the series
+    before, after = files[len(files) // 2 - 1].name, files[len(files) // 2 + 1].name
+
+    assert main(["series", str(tmp_path / "dicom")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "missing slices" in out and "no usable CT volume" in out
+    assert main(["segment", str(tmp_path / "dicom"), "-o", str(tmp_path / "a")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"gap between {before} and {after}" in err and "--allow-gaps" in err
+
+    assert main(["series", str(tmp_path / "dicom"), "--allow-gaps"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "→ chosen" in out and f"missing slices allowed: a 4.00 mm gap between {before}" in out
+    args = ["segment", str(tmp_path / "dicom"), "-o", str(tmp_path / "b"), "--allow-gaps"]
+    assert main(args) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "filled by linear interpolation" in out

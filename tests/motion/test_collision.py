@@ -6,11 +6,8 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from planner.errors import PlannerError
-from planner.motion.collision import (
-    _triangle_distance,
-    clearance,
-    collision_sweep,
-)
+from planner.motion.collision import clearance, collision_sweep
+from planner.motion.collision.triangles import triangle_distance
 from tests.shared import SHARED_DATA
 
 
@@ -45,7 +42,7 @@ def brute_force(a: trimesh.Trimesh, pose, b: trimesh.Trimesh) -> float:
     """Every triangle pair of the two meshes."""
     ta = trimesh.transform_points(a.vertices, pose)[a.faces]
     i, j = np.meshgrid(np.arange(len(a.faces)), np.arange(len(b.faces)), indexing="ij")
-    d, _, _ = _triangle_distance(ta[i.ravel()], b.vertices[b.faces][j.ravel()])
+    d, _, _ = triangle_distance(ta[i.ravel()], b.vertices[b.faces][j.ravel()])
     return float(d.min())
 
 
@@ -57,7 +54,7 @@ def test_triangle_distance_matches_dense_sampling():
         tb = rng.normal(size=(3, 3)) + rng.normal(size=3) * (0.5 + k % 3)
         if k % 7 == 0:  # a degenerate (flat) triangle
             tb[2] = (tb[0] + tb[1]) / 2
-        d, pa, pb = _triangle_distance(ta[None], tb[None])
+        d, pa, pb = triangle_distance(ta[None], tb[None])
         sampled = cKDTree(dense_points(tb)).query(dense_points(ta))[0].min()
         # exact is never above a sampled distance, and within the sampling step of it
         assert d[0] <= sampled + 1e-12
@@ -68,7 +65,7 @@ def test_triangle_distance_matches_dense_sampling():
 def test_triangle_distance_of_crossing_triangles_is_zero():
     ta = np.array([[[0.0, 0, 0], [2, 0, 0], [0, 2, 0]]])
     tb = np.array([[[0.5, 0.5, -1], [0.5, 0.5, 1], [3, 3, 0]]])  # pierces ta at (0.5, 0.5, 0)
-    d, pa, pb = _triangle_distance(ta, tb)
+    d, pa, pb = triangle_distance(ta, tb)
     assert d[0] == 0.0
     np.testing.assert_allclose(pa[0], [0.5, 0.5, 0.0], atol=1e-12)
     np.testing.assert_allclose(pb[0], pa[0], atol=1e-12)

@@ -6,10 +6,10 @@ import pytest
 import trimesh
 
 from planner.errors import PlannerError
+from planner.geometry import apply_affine
 from planner.motion.distraction import (
     Motion,
     MotionSettings,
-    apply_pose,
     curvilinear_track,
     device_pose,
     footplate_points,
@@ -52,7 +52,7 @@ def assert_rigid(pose, points):
     assert np.allclose(rot.T @ rot, np.eye(3), atol=1e-12)
     assert np.linalg.det(rot) == pytest.approx(1.0, abs=1e-12)
     assert np.array_equal(pose[3], [0.0, 0.0, 0.0, 1.0])
-    moved = apply_pose(pose, points)
+    moved = apply_affine(pose, points)
     d0 = np.linalg.norm(points[:, None] - points[None], axis=-1)
     d1 = np.linalg.norm(moved[:, None] - moved[None], axis=-1)
     assert np.abs(d1 - d0).max() < 1e-9
@@ -79,7 +79,7 @@ def test_linear_segment_follows_the_schedule_day_by_day():
     for t in np.arange(0.0, 20.0, 0.25):
         done = sum(1 for k in range(30) if first + k / 2 <= t + 1e-12)  # turns done by t
         pose = pose_at(motion, sched, t)["distal"]
-        moved = apply_pose(pose, point) - point
+        moved = apply_affine(pose, point) - point
         assert np.linalg.norm(moved) == pytest.approx(0.5 * done, abs=0.01)
         assert moved == pytest.approx(0.5 * done * np.array(d.vector), abs=0.01)
         assert np.array_equal(pose[:3, :3], np.eye(3))
@@ -102,7 +102,7 @@ def test_curvilinear_moving_point_runs_on_the_track():
     assert np.dot(centre - m, d.curve_toward) > 0
     for s in np.linspace(0.0, 20.0, 11):
         pose = device_pose(d, dev, s)
-        p = apply_pose(pose, m)
+        p = apply_affine(pose, m)
         assert np.linalg.norm(p - centre) == pytest.approx(40.0, abs=1e-9)
         assert np.dot(p - m, axis) == pytest.approx(0.0, abs=1e-9)  # stays in the track plane
         r0, r1 = m - centre, p - centre
@@ -113,9 +113,9 @@ def test_curvilinear_moving_point_runs_on_the_track():
         assert angle == pytest.approx(s / 40.0, abs=1e-9)
         assert_rigid(pose, RNG.normal(scale=50.0, size=(20, 3)))
     # it starts along +vector, and curves toward the centre
-    step = apply_pose(device_pose(d, dev, 1e-4), m) - m
+    step = apply_affine(device_pose(d, dev, 1e-4), m) - m
     assert step / 1e-4 == pytest.approx(np.array(d.vector), abs=1e-5)
-    end = apply_pose(device_pose(d, dev, 20.0), m)
+    end = apply_affine(device_pose(d, dev, 20.0), m)
     assert np.dot(end - m, d.curve_toward) > 0
     # the chord is shorter than the arc: 2 R sin(s / 2R)
     assert np.linalg.norm(end - m) == pytest.approx(80.0 * math.sin(0.25), abs=1e-9)
@@ -391,7 +391,7 @@ def test_moved_mesh_is_a_rigid_copy():
     pose = device_pose(d, CATALOG[d.device], 17.0)
     out = moved_mesh(mesh, pose)
     assert np.array_equal(mesh.vertices, before)
-    assert out.vertices == pytest.approx(apply_pose(pose, before), abs=1e-12)
+    assert out.vertices == pytest.approx(apply_affine(pose, before), abs=1e-12)
     assert out.volume == pytest.approx(mesh.volume)
     scale = np.diag([2.0, 1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="rigid"):

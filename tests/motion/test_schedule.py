@@ -6,16 +6,14 @@ import icalendar
 import pytest
 
 from planner.errors import PlannerError
+from planner.motion.calendar import CSV_COLUMNS, write_csv, write_ics
 from planner.motion.schedule import (
-    CSV_COLUMNS,
     format_turns,
     length_at,
     make_schedule,
     schedule_rows,
-    write_csv,
-    write_ics,
 )
-from planner.plan.case import Device, Distractor, Protocol
+from planner.plan.case import CaseError, Device, Distractor, Protocol
 from planner.plan.devices import device_catalog
 
 CATALOG = device_catalog()
@@ -89,14 +87,14 @@ def test_first_activation_is_first_clock_time_after_latency(latency, clock, firs
     assert s.first_activation_days == pytest.approx(first)
 
 
-def test_target_beyond_stroke_stops_at_stroke_with_a_warning():
-    s = make_schedule([distractor(target=25.0)], CATALOG, protocol())
-    plan = s.plans["left"]
-    assert plan.planned_mm == 20.0 and plan.target_mm == 25.0
-    assert len(s.activations) == 40
-    assert s.activations[-1].cumulative_mm == 20.0
-    assert length_at(s, "left", 1000.0) == 20.0
-    assert sum("exceeds the stroke" in w and "'left'" in w for w in s.warnings) == 1
+def test_target_beyond_stroke_is_refused_by_the_case_rule():
+    # the case model owns the rule: the schedule refuses what 'check' refuses, same words
+    with pytest.raises(CaseError) as info:
+        make_schedule([distractor(target=25.0)], CATALOG, protocol())
+    assert str(info.value) == (
+        "distractors[0].target_mm is 25 mm, beyond the stroke of device 'linear-20' (20 mm); "
+        "choose a longer device or a shorter target"
+    )
 
 
 def test_partial_last_activation():
@@ -187,7 +185,11 @@ def test_quarter_turns_are_fine():
     ("dists", "prot", "match"),
     [
         ([], protocol(), "no distractors"),
-        ([distractor(device="nope")], protocol(), "device 'nope', not in the catalog"),
+        (
+            [distractor(device="nope")],
+            protocol(),
+            r"distractors\[0\].device is 'nope'; known devices",
+        ),
         ([distractor(), distractor()], protocol(), "names must differ"),
         ([distractor()], protocol(rate_mm_per_day=0.0), "rate_mm_per_day is 0"),
         ([distractor()], protocol(activations_per_day=0), "activations_per_day"),

@@ -20,6 +20,9 @@ from pydicom.uid import (
 )
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+TILT_DEG = -18.5
+"""Gantry tilt of the Philips tilted phantom; :data:`TILTED` is its slice orientation."""
+TILTED = (1.0, 0.0, 0.0, 0.0, np.cos(np.radians(TILT_DEG)), np.sin(np.radians(TILT_DEG)))
 
 
 def normal_of(orientation: Sequence[float]) -> np.ndarray:
@@ -77,6 +80,23 @@ def sample_field(
     return np.stack(
         [field(pixel_centres(p, orientation, pixel_spacing, shape)) for p in positions]
     )
+
+
+def phantom_hu(n: int = 12, shape: tuple[int, int] = (64, 64), *, seed: int = 0) -> np.ndarray:
+    """(n, rows, cols) HU of a plain head-like phantom: air, a soft-tissue ellipse with a
+    bone ring (1200 HU) that narrows towards the top, and 10 HU noise."""
+    rows, cols = shape
+    j, i = np.mgrid[:rows, :cols]
+    out = np.full((n, rows, cols), -1000.0)
+    for k in range(n):
+        scale = 1.0 - 0.4 * k / max(n - 1, 1)
+        r = np.hypot(
+            (i - cols / 2) / (0.42 * cols * scale), (j - rows / 2) / (0.36 * rows * scale)
+        )
+        out[k][r < 1.0] = 1200.0
+        out[k][r < 0.85] = 40.0
+    noise = np.random.default_rng(seed).normal(0.0, 10.0, out.shape)
+    return np.rint(out + noise)
 
 
 def _base(sop_class: str, modality: str, series_uid: str, study_uid: str, **extra) -> Dataset:
@@ -231,6 +251,7 @@ def write_dicomdir(root: Path, files: Sequence[Path]) -> Path:
     for f in files:
         fs.add(pydicom.dcmread(f))
     fs.write(root)
+    fs._stage["t"].cleanup()  # its staging folder, else removed (with a warning) at exit
     return Path(root) / "DICOMDIR"
 
 
@@ -241,6 +262,70 @@ def zip_folder(folder: Path, archive: Path, *, prefix: str = "export") -> Path:
             if f.is_file():
                 zf.write(f, f"{prefix}/{f.relative_to(folder).as_posix()}")
     return archive
+
+
+def patch_element(path: Path, tag: int, value: bytes | None) -> Path:
+    """Rewrite one short-VR element (2-byte length) of an explicit VR little-endian file.
+
+    Writes any bytes, valid or not ("-1024HU" as a DS), which pydicom refuses to write;
+    ``value=None`` removes the element. The element must be in the main data set.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    key = (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little")
+    at = data.find(key, 132 + 12)  # past the preamble and the meta group length
+    while at >= 0 and not data[at + 4 : at + 6].isalpha():
+        at = data.find(key, at + 1)
+    if at < 0:
+        raise ValueError(f"tag {tag:08X} not found in {path}")
+    end = at + 8 + int.from_bytes(data[at + 6 : at + 8], "little")
+    if value is None:
+        element = b""
+    else:
+        value = value + b" " * (len(value) % 2)
+        element = data[at : at + 6] + len(value).to_bytes(2, "little") + value
+    path.write_bytes(data[:at] + element + data[end:])
+    return path
+
+
+def edit(path: Path, **attributes) -> Path:
+    """Set (or with None, delete) attributes of a DICOM file through pydicom, in place."""
+    ds = pydicom.dcmread(path)
+    for keyword, value in attributes.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    ds.save_as(path)
+    return Path(path)
+
+
+def copy_series(source: Path, folder: Path) -> list[Path]:
+    """Copy every file of the folder ``source`` into ``folder``; return the copies, sorted."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in sorted(Path(source).iterdir()):
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+            out.append(folder / f.name)
+    return out
+
+
+def corrupt_pixel_data(path: Path, *, at: float, n_bytes: int = 2000, seed: int = 1) -> Path:
+    """Overwrite ``n_bytes`` of the pixel data with random bytes, ``at`` (0-1) of the way in.
+
+    On a compressed (encapsulated) file this leaves a codestream that may still decode,
+    to noise.
+    """
+    ds = pydicom.dcmread(path)
+    length = len(ds.PixelData)
+    data = bytearray(Path(path).read_bytes())
+    start = len(data) - length + int(at * length)
+    noise = np.random.default_rng(seed).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    data[start : start + n_bytes] = noise[: max(0, len(data) - start)]
+    Path(path).write_bytes(bytes(data))
+    return Path(path)
 
 
 def series_from_template(template: Path, folder: Path, n: int = 3) -> list[Path]:

@@ -1,0 +1,76 @@
+"""Benchmark: mandible separation, Dice against the known mandible on every case.
+
+The cases (``tests/bone/mandible_cases.py``): the four shared head-and-neck CTs with
+their expert contours, the same resampled to 4.5 and 5 mm pixels, the synthetic head at
+0.4, 1 and 2 mm, and scans with no jaw in view (a mandible there is a failure). Prints one
+row per case: pixel size, whether a mandible was made, Dice (the label closed by one voxel
+and filled, as an expert contours), the same within the slices the expert contoured
+("in-z": two of the contours stop below the condyles), the goal, seconds, and the note.
+
+Usage::
+
+    python benchmarks/bench_mandible.py [-k SUBSTRING]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from planner.bone.labels import segment_bone
+from tests.bone.mandible_cases import DATA, cases, dice, filled
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-k", default="", help="run only the cases whose name contains this")
+    args = parser.parse_args(argv)
+    print(
+        f"{'case':<16} {'pixel mm':>8} {'found':>5} {'Dice':>6} {'in-z':>6} {'goal':>6} "
+        f"{'s':>5}  note"
+    )
+    fails = 0
+    for case in cases():
+        if args.k not in case.name:
+            continue
+        if case.needs_data and not (DATA / "dicom").is_dir():
+            print(f"{case.name:<16} skipped: no {DATA}")
+            continue
+        volume, truth = case.make()
+        t = time.perf_counter()
+        seg = segment_bone(volume)
+        sec = time.perf_counter() - t
+        note = next((n for n in seg.notes if "mandible" in n), "")
+        note = note or next((w for w in seg.warnings if "mandible" in w), "").split(";")[0]
+        if truth is None:
+            ok = not seg.mandible_found
+            score, in_z, goal = "-", "-", "none"
+        else:
+            label = filled(seg.labels == 2)
+            d = dice(label, truth) if seg.mandible_found else 0.0
+            # the same within the slices the expert contoured (some contours stop short of
+            # the condyles)
+            k = np.nonzero(truth.any(axis=(0, 1)))[0]
+            dz = dice(label[:, :, k[0] : k[-1] + 1], truth[:, :, k[0] : k[-1] + 1])
+            ok = seg.mandible_found and case.score(seg.labels == 2, truth) >= case.min_dice
+            score, in_z, goal = f"{d:.3f}", f"{dz:.3f}", f"{case.min_dice:.2f}"
+        fails += not ok
+        px = f"{volume.spacing_mm[0]:.2f}"
+        found = "yes" if seg.mandible_found else "no"
+        mark = "" if ok else "  <-- FAIL"
+        print(
+            f"{case.name:<16} {px:>8} {found:>5} {score:>6} {in_z:>6} {goal:>6} {sec:5.1f}  "
+            f"{note}{mark}"
+        )
+    print(f"{fails} case(s) below goal")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

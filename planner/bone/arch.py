@@ -1,0 +1,470 @@
+"""The lower-jaw arch, found slice by slice: the watershed's markers for the mandible.
+
+On an axial series, the mandibular body shows in every slice from the chin up to the
+teeth as one U-shaped piece of bone, open towards the back (+y, LPS) and across the
+patient's midline (:func:`arch_shape`). That holds at any pixel
+size the body is seen at all, where a distance-transform core of the joined bone may never
+come free of the skull. :func:`find_arch` takes the lowest stack of such slices that is
+tall and wide enough to be a mandible (the hyoid is a smaller U), refuses one cut by the
+lower edge of the scan (the upper teeth of a scan of the upper head), and
+:func:`arch_markers` turns it into watershed markers: the lower part of the body, the
+rami followed upwards from it while each stays a piece of its own, and for the skull the
+bone above the arch near the midline, the spine behind it, and the bone above the rami.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from planner.scan.volume import apply_affine
+
+__all__ = ["Arch", "ArchShape", "arch_markers", "arch_shape", "find_arch"]
+
+_MIN_HEIGHT_MM = 10.0  # a stack of U slices lower than this is not a mandibular body
+_MIN_WIDTH_MM = 45.0  # nor one narrower than this (a hyoid is about 35-45 mm wide)
+_SEED_FRACTION = 0.4  # the lower part of the stack seeds the mandible (the top may be teeth)
+_STRIP = (slice(None),)
+
+
+@dataclass(frozen=True)
+class ArchShape:
+    """A point cloud's fit to the lower-jaw arch (LPS mm)."""
+
+    is_arch: bool
+    centre_x: float = 0.0
+    width_mm: float = 0.0
+    front_y: float = 0.0
+    opening_mm: float = 0.0
+    front_top_z: float = 0.0
+
+
+def arch_shape(points: np.ndarray) -> ArchShape:
+    """Is a point cloud (LPS mm) a U-shaped arch open towards the back (+y)?"""
+    x, y = points[:, 0], points[:, 1]
+    x2, x98 = np.percentile(x, [2, 98])
+    width = float(x98 - x2)
+    if width < 30.0:
+        return ArchShape(False)
+    cx = float(x2 + x98) / 2
+    central = np.abs(x - cx) < 0.15 * width
+    left = (x - cx) > 0.3 * width
+    right = (x - cx) < -0.3 * width
+    n_l, n_r = int(left.sum()), int(right.sum())
+    if central.sum() < 5 or min(n_l, n_r) < 0.2 * (n_l + n_r):
+        return ArchShape(False)
+    lateral_y = float(np.median(y[left | right]))
+    front_y = float(np.median(y[central]))
+    opening = lateral_y - front_y
+    back = float(np.percentile(y[central], 90))
+    ok = opening >= 0.2 * width and back < lateral_y
+    top = float(np.percentile(points[central, 2], 95))
+    return ArchShape(bool(ok), cx, width, front_y, opening, top)
+
+
+@dataclass(frozen=True, eq=False)
+class Arch:
+    """A stack of U-shaped slices (the mandibular body), on the work grid.
+
+    Attributes
+    ----------
+    axis : int
+        The array axis closest to the patient's z.
+    slices : list of int
+        Indices along ``axis``, inferior to superior.
+    masks : list of (n, m) bool
+        The U piece in each of those slices.
+    shape : ArchShape
+        The fit of the widest slice's U (LPS mm).
+    height_mm : float
+        Height of the stack.
+    """
+
+    axis: int
+    slices: list[int]
+    masks: list[np.ndarray]
+    shape: ArchShape
+    height_mm: float
+
+
+def _axial(affine: np.ndarray) -> tuple[int, int] | None:
+    """(axis closest to z, +1 if the index rises towards the head else -1), or None."""
+    direction = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
+    axis = int(np.argmax(np.abs(direction[2])))
+    if abs(direction[2, axis]) < 0.7:
+        return None
+    return axis, 1 if direction[2, axis] > 0 else -1
+
+
+def _slice_points(mask2d: np.ndarray, axis: int, index: int, affine: np.ndarray) -> np.ndarray:
+    ij = np.argwhere(mask2d)
+    ijk = np.insert(ij, axis, index, axis=1)
+    return apply_affine(affine, ijk)
+
+
+def find_arch(
+    work: np.ndarray,
+    affine: np.ndarray,
+    midline_x: float,
+    *,
+    at: np.ndarray | None = None,
+    floor: bool = True,
+) -> tuple[Arch | None, str]:
+    """The mandibular body as the lowest tall, wide stack of U-shaped axial slices.
+
+    Parameters
+    ----------
+    work : (ni, nj, nk) bool
+        Bone on the work grid.
+    affine : (4, 4) float
+        Index of ``work`` -> LPS mm.
+    midline_x : float
+        The patient's midline, LPS x mm: the arch straddles it.
+    at : (3,) int, optional
+        A bone voxel of ``work`` on the chin, given by the user: the arch is the bone
+        through it, followed down to the lower border, whatever its shape.
+    floor : bool
+        Whether the inferior face of ``work`` is the lower edge of the scan (an arch that
+        starts there is cut by it).
+
+    Returns
+    -------
+    Arch or None, str
+        The arch, or None and the reason.
+    """
+    axial = _axial(affine)
+    if axial is None:
+        return None, "the series is not axial enough to follow the jaw slice by slice"
+    axis, up = axial
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    in_plane = [a for a in range(3) if a != axis]
+    pixel_mm2 = float(spacing[in_plane[0]] * spacing[in_plane[1]])
+    n = work.shape[axis]
+    order = list(range(n)) if up > 0 else list(range(n - 1, -1, -1))
+    eight = np.ones((3, 3), dtype=bool)
+    stacks: list[list[tuple[int, np.ndarray, ArchShape]]] = []
+    current: list[tuple[int, np.ndarray, ArchShape]] = []
+    for s in order:
+        plane = np.take(work, s, axis=axis)
+        comps, m = ndi.label(plane, structure=eight)
+        best = None
+        if m:
+            sizes = np.bincount(comps.ravel(), minlength=m + 1)
+            for c in np.argsort(sizes[1:])[::-1][:6] + 1:
+                if sizes[c] * pixel_mm2 < 60.0:
+                    break
+                piece = comps == c
+                arch = arch_shape(_slice_points(piece, axis, s, affine))
+                if arch.is_arch and abs(arch.centre_x - midline_x) <= 0.2 * arch.width_mm:
+                    best = (s, piece, arch)
+                    break
+        if best is not None and current:
+            joined = ndi.binary_dilation(current[-1][1], structure=eight) & best[1]
+            if not joined.any():
+                stacks.append(current)
+                current = []
+        if best is None:
+            if current:
+                stacks.append(current)
+            current = []
+        else:
+            current.append(best)
+    if current:
+        stacks.append(current)
+    step = float(spacing[axis])
+    if at is not None:
+        ij = tuple(int(v) for a, v in enumerate(at) if a != axis)
+        for stack in stacks:
+            for s, piece, _ in stack:
+                near = ndi.binary_dilation(piece, structure=eight, iterations=2)
+                if s == int(at[axis]) and near[ij]:
+                    widest = max(stack, key=lambda t: t[2].width_mm)
+                    slices, masks = [t[0] for t in stack], [t[1] for t in stack]
+                    height = len(stack) * step
+                    return Arch(axis, slices, masks, widest[2], height), "the point given"
+        return _arch_at(work, affine, axis, order, at, step)
+    for stack in stacks:
+        height = len(stack) * step
+        widest = max(stack, key=lambda t: t[2].width_mm)
+        if height < _MIN_HEIGHT_MM or widest[2].width_mm < _MIN_WIDTH_MM:
+            continue
+        if floor and stack[0][0] in order[:2]:
+            return None, (
+                "the lowest U-shaped arch is cut by the lower edge of the scan "
+                "(upper teeth, or a mandible not wholly in view)"
+            )
+        return Arch(
+            axis, [t[0] for t in stack], [t[1] for t in stack], widest[2], height
+        ), f"a U-shaped arch {height:.0f} mm tall, {widest[2].width_mm:.0f} mm wide"
+    return None, "no U-shaped lower-jaw arch (open towards the back, across the midline)"
+
+
+def _arch_at(
+    work: np.ndarray, affine: np.ndarray, axis: int, order: list[int], at: np.ndarray, step: float
+) -> tuple[Arch, str]:
+    """The bone through the user's chin point, followed down and up 15 mm each way."""
+    eight = np.ones((3, 3), dtype=bool)
+    start = order.index(int(at[axis]))
+    ij = tuple(int(v) for a, v in enumerate(at) if a != axis)
+    reach = max(1, round(15.0 / step))
+    picked: dict[int, np.ndarray] = {}
+    for direction in (-1, 1):
+        prev = None
+        for t in range(start, start + direction * (reach + 1), direction):
+            if not 0 <= t < len(order):
+                break
+            comps, _ = ndi.label(np.take(work, order[t], axis=axis), structure=eight)
+            if prev is None:
+                piece = comps == comps[ij]
+            else:
+                hit = np.unique(comps[ndi.binary_dilation(prev, structure=eight)])
+                piece = np.isin(comps, hit[hit > 0])
+            if not piece.any():
+                break
+            picked[t] = piece
+            prev = piece
+    ts = sorted(picked)
+    points = np.concatenate([_slice_points(picked[t], axis, order[t], affine) for t in ts], axis=0)
+    shape = arch_shape(points)
+    if not shape.is_arch:
+        x, y, z = points[:, 0], points[:, 1], points[:, 2]
+        p = apply_affine(affine, at[None, :])[0]
+        shape = ArchShape(
+            True,
+            float(p[0]),
+            max(float(np.ptp(x)), 30.0),
+            float(y.min()),
+            max(float(np.ptp(y)), 10.0),
+            float(z.max()),
+        )
+    arch = Arch(axis, [order[t] for t in ts], [picked[t] for t in ts], shape, len(ts) * step)
+    return arch, "the point given on the chin"
+
+
+def _lateral(points: np.ndarray, arch: ArchShape) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the points on the patient's right (-x side) and left of the arch's arms."""
+    dx = points[:, 0] - arch.centre_x
+    return dx < -0.2 * arch.width_mm, dx > 0.2 * arch.width_mm
+
+
+def arch_markers(
+    work: np.ndarray, affine: np.ndarray, found: Arch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Watershed markers (1 skull, 2 mandible) from the arch, and the mandible's seed.
+
+    The mandible: the lower ``_SEED_FRACTION`` of the arch's slices, and above them each
+    ramus followed slice by slice while the piece over it stays about its size and off the
+    midline. The skull: bone more than 10 mm above the seed and 5 mm above the arch within
+    its middle third (maxilla, palate, nasal bones), and 15 mm above the arch within its
+    middle 60%; bone behind the arch near the midline (the spine); bone more than 15 mm
+    above the highest ramus slice followed and 45 mm above the arch (above the condyles).
+    """
+    axis = found.axis
+    shape = found.shape
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    step = float(spacing[axis])
+    markers = np.zeros(work.shape, dtype=np.int32)
+    n_seed = max(1, round(_SEED_FRACTION * len(found.slices)))
+    eight = np.ones((3, 3), dtype=bool)
+
+    def put(s: int, mask2d: np.ndarray, value: int) -> None:
+        index = [slice(None)] * 3
+        index[axis] = s
+        plane = markers[tuple(index)]
+        plane[mask2d & (plane == 0)] = value
+
+    for s, piece in zip(found.slices[:n_seed], found.masks[:n_seed], strict=True):
+        put(s, piece, 2)
+    up = 1 if len(found.slices) < 2 else int(np.sign(found.slices[1] - found.slices[0]))
+    # the rami, each side on its own, from the seed's top slice upwards
+    top = found.slices[n_seed - 1]
+    points = _slice_points(found.masks[n_seed - 1], axis, top, affine)
+    ij = np.argwhere(found.masks[n_seed - 1])
+    highest = top
+    y_back = float(np.percentile(points[:, 1], 98))
+    carry_max = max(2, round(6.0 / step))
+    for side in _lateral(points, shape):
+        prev = np.zeros(found.masks[0].shape, dtype=bool)
+        # the arm's back end, where the ramus rises
+        back = side & (points[:, 1] > y_back - 15.0)
+        prev[tuple(ij[back].T)] = True
+        s, carried = top + up, 0
+        while prev.any() and 0 <= s < work.shape[axis] and carried <= carry_max:
+            plane = np.take(work, s, axis=axis)
+            comps, _ = ndi.label(plane, structure=eight)
+            over = ndi.binary_dilation(prev, structure=eight) & plane
+            touching = np.unique(comps[over])
+            touching = touching[touching > 0]
+            if touching.size == 0:
+                break
+            piece = np.isin(comps, touching)
+            p = _slice_points(piece, axis, s, affine)
+            near_mid = np.abs(p[:, 0] - shape.centre_x) < 0.15 * shape.width_mm
+            if near_mid.any() or piece.sum() > 1.6 * prev.sum() + 6:
+                # joined to other bone: carry the ramus's own column a few slices on
+                piece = ndi.binary_dilation(over, structure=eight, iterations=1) & plane
+                piece &= ndi.binary_dilation(prev, structure=eight, iterations=2)
+                carried += 1
+            put(s, piece, 2)
+            highest = s if (s - highest) * up > 0 else highest
+            prev = piece
+            s += up
+    # the skull: maxilla above the seed in the middle third, the spine behind the arch
+    ijk = np.argwhere(work)
+    p = apply_affine(affine, ijk)
+    z_seed = float(apply_affine(affine, np.insert([0, 0], axis, top))[2])
+    z_arch = float(apply_affine(affine, np.insert([0, 0], axis, found.slices[-1]))[2])
+    z_rami = float(apply_affine(affine, np.insert([0, 0], axis, highest))[2])
+    # z of an index along the axis, at the first two indices zero: only the axis matters
+    # when the series is axial; the other axes' tilt is small
+    dx = np.abs(p[:, 0] - shape.centre_x)
+    lateral_y = shape.front_y + shape.opening_mm
+    skull = (
+        ((p[:, 2] > max(z_arch + 5.0, z_seed + 10.0 + step)) & (dx < 0.17 * shape.width_mm))
+        | ((p[:, 1] > lateral_y + 10.0) & (dx < 0.12 * shape.width_mm))
+        | ((p[:, 2] > z_arch + 15.0) & (dx < 0.3 * shape.width_mm))
+        | (p[:, 2] > max(z_rami + 15.0, z_arch + 45.0))
+    )
+    sel = ijk[skull]
+    sel = sel[markers[tuple(sel.T)] == 0]
+    markers[tuple(sel.T)] = 1
+    return markers, markers == 2
+
+
+def verify_mandible(
+    mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
+) -> tuple[bool, str]:
+    """Is a separated mandible a lower jaw? (a wrong jaw is worse than none).
+
+    Checked in LPS mm on the labels: its volume is plausible (5-200 cm³, under half the
+    bone); its lower part is a U-shaped arch open towards the back; both arms rise at
+    least 20 mm above its lowest point (the rami); other bone lies above the middle of
+    its height (the skull base and maxilla it hangs from).
+
+    Parameters
+    ----------
+    mandible, bone : (ni, nj, nk) bool
+        The candidate and all kept bone, on one grid.
+    affine : (4, 4) float
+        Index -> LPS mm.
+
+    Returns
+    -------
+    bool, str
+        Whether it passes, and the reason when not ("" when it does).
+    """
+    vox = float(abs(np.linalg.det(affine[:3, :3])))
+    cm3 = np.count_nonzero(mandible) * vox / 1000.0
+    bone_cm3 = np.count_nonzero(bone) * vox / 1000.0
+    if not 5.0 <= cm3 <= 200.0 or cm3 > 0.5 * bone_cm3:
+        return False, f"the candidate holds {cm3:.0f} cm³ of {bone_cm3:.0f} cm³ of bone"
+    ijk = np.argwhere(mandible)
+    if len(ijk) > 40000:
+        ijk = ijk[:: len(ijk) // 40000]
+    p = apply_affine(affine, ijk)
+    z = p[:, 2]
+    z0, z1 = float(np.percentile(z, 1)), float(np.percentile(z, 99))
+    low = p[z < z0 + 0.4 * (z1 - z0)]
+    shape = arch_shape(low)
+    if not shape.is_arch:
+        return False, "the candidate's lower part is not a U-shaped arch open towards the back"
+    for side in _lateral(p, shape):
+        if not side.any() or float(np.percentile(z[side], 98)) < z0 + 20.0:
+            return False, "the candidate has no ramus rising from each end of the arch"
+    # the maxilla and the skull base lie above the middle of its height
+    others = np.argwhere(bone & ~mandible)
+    stride = max(1, len(others) // 40000)
+    above = apply_affine(affine, others[::stride])[:, 2] > z0 + 0.5 * (z1 - z0)
+    above_cm3 = np.count_nonzero(above) * stride * vox / 1000.0
+    if above_cm3 < 0.3 * cm3:
+        return False, "little bone lies above the candidate (no skull base or maxilla over it)"
+    return True, ""
+
+
+def trim_above_occlusion(
+    mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Give the maxilla back: cut the mandible at the gap between the front teeth.
+
+    Near the midline and in front, the bone of an axial slice shrinks from the chin up to
+    the teeth and grows again in the maxilla; where the teeth of the two jaws meet it is
+    smallest (the occlusal gap, a few pixels even where the crowns touch). Above the first
+    slice with under a quarter of the bone of the symphysis, the mandible keeps only what
+    lies outside the maxilla's reach (the rami: lateral and behind the teeth) and is still
+    joined to the body.
+
+    Parameters
+    ----------
+    mandible, bone : (ni, nj, nk) bool
+        The candidate and all kept bone, on one grid.
+    affine : (4, 4) float
+        Index -> LPS mm.
+
+    Returns
+    -------
+    (ni, nj, nk) bool, float
+        The mandible, trimmed, and the volume given back to the skull (mm³).
+    """
+    axial = _axial(affine)
+    if axial is None or not mandible.any():
+        return mandible, 0.0
+    axis, up = axial
+    ijk = np.argwhere(mandible)
+    stride = max(1, len(ijk) // 40000)
+    p = apply_affine(affine, ijk[::stride])
+    z0, z1 = np.percentile(p[:, 2], [1, 99])
+    shape = arch_shape(p[p[:, 2] < z0 + 0.4 * (z1 - z0)])
+    if not shape.is_arch:
+        return mandible, 0.0
+    bi = np.argwhere(bone)
+    bp = apply_affine(affine, bi)
+    dx = np.abs(bp[:, 0] - shape.centre_x)
+    front = (dx < 0.25 * shape.width_mm) & (bp[:, 1] < shape.front_y + 0.5 * shape.opening_mm)
+    n = bone.shape[axis]
+    area = np.bincount(bi[front, axis], minlength=n)
+    owned = np.bincount(bi[front, axis], weights=mandible[tuple(bi[front].T)], minlength=n)
+    order = list(range(n)) if up > 0 else list(range(n - 1, -1, -1))
+    area, owned = area[order], owned[order]
+    if not owned.any():
+        return mandible, 0.0
+    lo = int(np.argmax(owned > 0))  # the chin's lowest slice
+    peak = 0.0
+    cut = None
+    for t in range(lo, n):
+        peak = max(peak, float(area[t]))
+        if owned[t] == 0:
+            break  # the mandible stops below the teeth: no maxilla to give back
+        if peak > 0 and area[t] <= 0.25 * peak:
+            # the narrowest slice of the teeth: follow the bone down to where it grows
+            # again (the upper teeth and maxilla); that slice starts the maxilla
+            while t + 1 < n and area[t + 1] <= area[t] and owned[t + 1] > 0:
+                t += 1
+            if t + 1 < n and owned[t + 1] > 0 and area[t + 1 : t + 4].max() > area[t]:
+                cut = t + 1
+            break
+    out = mandible.copy()
+    if cut is not None:
+        above = np.zeros(n, dtype=bool)
+        above[order[cut:]] = True
+        maxilla = (dx < 0.3 * shape.width_mm) | (bp[:, 1] < shape.front_y + 0.6 * shape.opening_mm)
+        drop = bi[maxilla & above[bi[:, axis]]]
+        out[tuple(drop.T)] = False
+    # above the front teeth the mandible is its two rami only: nothing near the midline
+    # (skull base, vomer, spine) and nothing far behind the angles (the mastoids)
+    chin = front & out[tuple(bi.T)] & (dx < 0.1 * shape.width_mm)
+    if chin.any():
+        z_teeth = float(bp[chin, 2].max()) + 5.0
+        y_back = float(np.percentile(p[p[:, 2] < z0 + 0.4 * (z1 - z0), 1], 98))
+        high = bp[:, 2] > z_teeth
+        off = high & ((dx < 0.3 * shape.width_mm) | (bp[:, 1] > y_back + 15.0))
+        drop = bi[off]
+        out[tuple(drop.T)] = False
+    comps, m = ndi.label(out)
+    if m > 1:
+        sizes = np.bincount(comps.ravel(), minlength=m + 1)
+        sizes[0] = 0
+        out = comps == int(np.argmax(sizes))
+    vox = float(abs(np.linalg.det(affine[:3, :3])))
+    return out, float(np.count_nonzero(mandible & ~out)) * vox

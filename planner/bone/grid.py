@@ -1,0 +1,109 @@
+"""Block grids and box morphology shared by the bone steps.
+
+:class:`Grid` views a C-ordered voxel array as blocks of ``factors`` voxels (the coarse
+working grid of the patient cleanup and the mandible search); :func:`grow_box` and
+:func:`dilate_box` are the small box helpers both use. Nothing here knows about anatomy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["Grid", "dilate_box", "grow_box"]
+
+
+def grow_box(sl: tuple[slice, ...], by, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """A box of slices grown by ``by[axis]`` voxels each side, clipped to ``shape``.
+
+    Parameters
+    ----------
+    sl : tuple of slice
+        The box (``start``/``stop`` set, step 1).
+    by : (3,) int
+        Voxels to add on each side, per axis.
+    shape : tuple of int
+        The array's shape.
+    """
+    return tuple(
+        slice(max(s.start - int(b), 0), min(s.stop + int(b), n))
+        for s, b, n in zip(sl, by, shape, strict=True)
+    )
+
+
+def dilate_box(mask: np.ndarray, steps) -> np.ndarray:
+    """Binary dilation by ``steps[axis]`` voxels along each axis (a box structuring element).
+
+    Parameters
+    ----------
+    mask : (ni, nj, nk) bool
+    steps : (3,) int
+        Half-width of the box along each axis, voxels (0: no growth along that axis).
+    """
+    out = mask
+    for axis, n in enumerate(steps):
+        if n <= 0:
+            continue
+        struct = np.ones([2 * int(n) + 1 if a == axis else 1 for a in range(3)], dtype=bool)
+        out = ndi.binary_dilation(out, structure=struct)
+    return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A block grid over a C-ordered array: ``factors`` voxels per block along each axis."""
+
+    shape: tuple[int, int, int]  # full-resolution shape
+    factors: tuple[int, int, int]
+    affine: np.ndarray  # full-resolution index -> LPS
+
+    @property
+    def work_affine(self) -> np.ndarray:
+        """Block index -> LPS of the block's centre."""
+        f = np.array(self.factors, dtype=float)
+        a = self.affine.copy()
+        a[:3, :3] = self.affine[:3, :3] * f
+        a[:3, 3] = self.affine[:3, 3] + self.affine[:3, :3] @ ((f - 1) / 2)
+        return a
+
+    @property
+    def work_spacing(self) -> np.ndarray:
+        return np.linalg.norm(self.work_affine[:3, :3], axis=0)
+
+    def block_count(self, mask: np.ndarray) -> np.ndarray:
+        """Number of set voxels in each block, uint8."""
+        pad = [(0, (-n) % f) for n, f in zip(mask.shape, self.factors, strict=True)]
+        a = np.pad(mask, pad) if any(p[1] for p in pad) else mask
+        a = a.view(np.uint8)
+        for axis, f in enumerate(self.factors):
+            if f == 1:
+                continue
+            split = a.reshape((*a.shape[:axis], a.shape[axis] // f, f, *a.shape[axis + 1 :]))
+            pre = (slice(None),) * (axis + 1)
+            out = split[(*pre, 0)].copy()
+            for q in range(1, f):
+                out += split[(*pre, q)]
+            a = out
+        return a if a is not mask.view(np.uint8) else a.copy()
+
+    def restrict(self, mask: np.ndarray, blocks: np.ndarray) -> None:
+        """``mask &= upsample(blocks)`` in place, a row of blocks at a time (little memory)."""
+        f0 = self.factors[0]
+        for b in range(blocks.shape[0]):
+            rows = mask[b * f0 : (b + 1) * f0]
+            if rows.size:
+                plane = blocks[b]
+                for axis, f in ((0, self.factors[1]), (1, self.factors[2])):
+                    if f > 1:
+                        plane = np.repeat(plane, f, axis=axis)
+                rows &= plane[: mask.shape[1], : mask.shape[2]]
+
+    def upsample(self, blocks: np.ndarray) -> np.ndarray:
+        """A block mask at full resolution."""
+        out = blocks
+        for axis, f in enumerate(self.factors):
+            if f > 1:
+                out = np.repeat(out, f, axis=axis)
+        return out[: self.shape[0], : self.shape[1], : self.shape[2]]

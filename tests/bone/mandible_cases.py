@@ -1,0 +1,183 @@
+"""The mandible cases: real scans, the same resampled coarser, the sample, and jawless crops.
+
+Each :class:`Case` makes a CT volume and the true mandible on its grid (or ``None`` where
+no mandible is in view, and none must be made). Used by ``tests/bone/test_mandible.py``
+and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
+
+- ``pt_N``: the four shared head-and-neck CTs with an expert's mandible contour;
+- ``pt_N@4.5mm``, ``pt_N@5mm``: the same, scan and contour resampled to coarser pixels
+  (``scipy.ndimage.zoom``, the contour with order 0) as on the scans with 4.6-5.1 mm
+  pixels where the jaw was missed;
+- ``sample@0.4mm``, ``sample@1mm``, ``sample@2mm``: the synthetic head (its molars in
+  occlusion and its condyles in their fossae, 0.5 mm apart: joined at scan resolution);
+- ``skull-0051``: a real upper head whose mandibular body is below the field of view;
+- ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from planner.scan.volume import Volume
+from tests.shared import SHARED_DATA
+
+DATA = SHARED_DATA
+HEADNECK = (6, 9, 12, 17)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mandible case.
+
+    Attributes
+    ----------
+    name : str
+    min_dice : float or None
+        The Dice the separated mandible must reach; None: no mandible may be made.
+    make : callable() -> (Volume, (ni, nj, nk) bool or None)
+        The CT and the true mandible on its grid.
+    needs_data : bool
+        Whether it reads ``../shared/data``.
+    contoured_slices_only : bool
+        Score only the slices the expert contoured: pt_12's contour stops at slice 91,
+        40 mm below the condyles, though the rami go on (checked by hand on sagittal and
+        coronal views); a mandible with its condyles must not be marked down for them.
+    """
+
+    name: str
+    min_dice: float | None
+    make: Callable[[], tuple[Volume, np.ndarray | None]]
+    needs_data: bool = True
+    contoured_slices_only: bool = False
+
+    def score(self, label: np.ndarray, truth: np.ndarray) -> float:
+        """Dice of the label (closed and filled, see :func:`filled`) against the truth."""
+        label = filled(label)
+        if self.contoured_slices_only:
+            k = np.nonzero(truth.any(axis=(0, 1)))[0]
+            label, truth = label[:, :, k[0] : k[-1] + 1], truth[:, :, k[0] : k[-1] + 1]
+        return dice(label, truth)
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two boolean masks."""
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def filled(mandible: np.ndarray) -> np.ndarray:
+    """A bone label as an expert contours it: closed by one voxel and filled (marrow, rim)."""
+    return ndi.binary_fill_holes(ndi.binary_closing(mandible))
+
+
+def headneck(n: int) -> tuple[Volume, np.ndarray]:
+    """A shared head-and-neck CT and its expert mandible contour (same voxel grid)."""
+    import nibabel as nib
+
+    from planner.scan.dicom import load_volume
+
+    volume = load_volume(DATA / "dicom" / "headneck-ct" / f"pt_{n}")
+    path = DATA / "masks" / "headneck-ct" / f"pt_{n}_mandible.nii.gz"
+    mask = np.asarray(nib.load(path).dataobj) > 0
+    return volume, mask
+
+
+def resampled(volume: Volume, mask: np.ndarray, pixel_mm: float) -> tuple[Volume, np.ndarray]:
+    """Scan (linear) and mask (nearest) resampled to ``pixel_mm`` in-plane, slices kept."""
+    spacing = volume.spacing_mm
+    zoom = (spacing[0] / pixel_mm, spacing[1] / pixel_mm, 1.0)
+    hu = ndi.zoom(volume.hu.astype(np.float32), zoom, order=1, grid_mode=True, mode="nearest")
+    out = ndi.zoom(mask.view(np.uint8), zoom, order=0, grid_mode=True, mode="nearest") > 0
+    real = np.array(volume.hu.shape) / np.array(hu.shape)  # the scale zoom really applied
+    affine = volume.affine.copy()
+    affine[:3, :3] = volume.affine[:3, :3] * real
+    # grid_mode: the outer voxel edges stay where they were
+    affine[:3, 3] = volume.affine[:3, 3] + volume.affine[:3, :3] @ ((real - 1.0) / 2.0)
+    hu = np.rint(hu).astype(np.int16)
+    return Volume(hu=hu, affine=affine, description=volume.description), out
+
+
+def cropped_above(volume: Volume, mask: np.ndarray, z_mm: float) -> tuple[Volume, None]:
+    """The slices above ``z_mm`` (LPS) only: a scan of the upper head."""
+    z = volume.affine[2, 3] + volume.affine[2, 2] * np.arange(volume.shape[2])
+    keep = np.nonzero(z > z_mm)[0]
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.affine[:3, 3] + volume.affine[:3, 2] * keep[0]
+    hu = np.ascontiguousarray(volume.hu[:, :, keep[0] :])
+    return Volume(hu=hu, affine=affine, description=volume.description), None
+
+
+def upper_head(n: int) -> tuple[Volume, None]:
+    """A head-and-neck CT cut 5 mm above the top of the lower front teeth' bone.
+
+    The cut is placed from the expert contour: the highest mandible voxel in the front
+    third of the arch (the alveolar crest), plus 5 mm. The rami and condyles stay in view.
+    """
+    volume, mask = headneck(n)
+    ijk = np.argwhere(mask)
+    p = volume.index_to_lps(ijk)
+    front = p[:, 1] < np.percentile(p[:, 1], 20)
+    return cropped_above(volume, mask, float(p[front, 2].max()) + 5.0)
+
+
+def sample(spacing_mm: float) -> tuple[Volume, np.ndarray]:
+    """The synthetic head at ``spacing_mm`` voxels, cropped to its bones plus 6 mm."""
+    from planner.samples import LABELS, make_head
+    from planner.samples.head import FOV_CENTRE_MM, _bone_box
+
+    lo, hi = _bone_box()
+    half = np.maximum(np.abs(lo - FOV_CENTRE_MM), np.abs(hi - FOV_CENTRE_MM)) + 6.0
+    shape = tuple(int(v) for v in np.ceil(2 * half / spacing_mm))
+    head = make_head(spacing_mm=spacing_mm, shape=shape)
+    return head.volume, head.labels == LABELS["mandible"]
+
+
+def skull_0051() -> tuple[Volume, None]:
+    from planner.scan.dicom import load_volume
+
+    return load_volume(DATA / "dicom" / "skull-ct-0051"), None
+
+
+def _hn(n: int, pixel_mm: float | None) -> Callable[[], tuple[Volume, np.ndarray]]:
+    def make():
+        volume, mask = headneck(n)
+        return (volume, mask) if pixel_mm is None else resampled(volume, mask, pixel_mm)
+
+    return make
+
+
+# the sample's Dice goals: 0.03 under the best a 300.5 HU threshold allows against the
+# true surface (bone split perfectly by nearest true bone: 0.929 at 1 mm, 0.859 at 2 mm)
+SAMPLE_GOALS = {0.4: 0.95, 1.0: 0.90, 2.0: 0.83}
+
+
+def cases() -> list[Case]:
+    """Every case, with the Dice it must reach: the issue's goals (>= 0.85 at pixels up to
+    4 mm, >= 0.75 at 4-5 mm); the sample's in :data:`SAMPLE_GOALS`."""
+    out = []
+    for n in HEADNECK:
+        out.append(Case(f"pt_{n}", 0.85 if n != 9 else 0.75, _hn(n, None), **_contour(n)))
+    for n in HEADNECK:
+        for px in (4.5, 5.0):
+            out.append(Case(f"pt_{n}@{px:g}mm", 0.75, _hn(n, px), **_contour(n)))
+    for mm, goal in SAMPLE_GOALS.items():
+        out.append(Case(f"sample@{mm:g}mm", goal, _sample_maker(mm), needs_data=False))
+    out.append(Case("skull-0051", None, skull_0051))
+    for n in HEADNECK:
+        out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
+    return out
+
+
+def _contour(n: int) -> dict:
+    return {"contoured_slices_only": n == 12}
+
+
+def _sample_maker(mm: float):
+    return lambda: sample(mm)
+
+
+def _upper_maker(n: int):
+    return lambda: upper_head(n)

@@ -1,0 +1,415 @@
+"""Tests for the mandible: found and verified, or honestly not; seeded by the user; imported.
+
+The table (:mod:`tests.bone.mandible_cases`) runs every case: the shared head-and-neck
+CTs against their expert contours, the same resampled to 4.5 and 5 mm pixels, the sample
+at 0.4, 1 and 2 mm, and scans with no jaw in view, where no mandible may be made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.bone.arch import arch_shape, find_arch, verify_mandible
+from planner.bone.label_import import (
+    bone_labels_from_file,
+    labels_on_grid,
+    parse_label_values,
+    read_label_volume,
+)
+from planner.bone.labels import segment_bone
+from planner.errors import PlannerError
+from planner.scan.volume import Volume
+from tests.bone.mandible_cases import DATA, Case, cases, dice, filled, sample
+
+# cases below their goal today (measured Dice, what is wrong); strict: they must fail
+BELOW_GOAL = {
+    "pt_9@4.5mm": "0.744: the right ramus and condyle go to the skull",
+    "pt_17@4.5mm": "0.728: bone behind a condyle (temporal bone) goes with the mandible",
+}
+SLOW = {"sample@0.4mm"}
+
+
+def _param(case: Case):
+    marks = []
+    if case.needs_data:
+        marks.append(
+            pytest.mark.skipif(not (DATA / "dicom").is_dir(), reason=f"no real CT at {DATA}")
+        )
+    if case.name in BELOW_GOAL:
+        marks.append(pytest.mark.xfail(reason=BELOW_GOAL[case.name], strict=True))
+    if case.name in SLOW or case.needs_data:
+        marks.append(pytest.mark.slow)
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in cases()])
+def test_mandible_case(case: Case):
+    volume, truth = case.make()
+    seg = segment_bone(volume)
+    if case.min_dice is None:
+        # no jaw in view: no mandible, and a warning with the reason and what to do
+        assert not seg.mandible_found
+        assert not (seg.labels == 2).any()
+        (warning,) = [w for w in seg.warnings if "mandible" in w]
+        assert "--mandible-at" in warning and "--labels" in warning
+    else:
+        assert seg.mandible_found, seg.warnings
+        assert case.score(seg.labels == 2, truth) >= case.min_dice
+
+
+@pytest.mark.parametrize(
+    "spacing_mm",
+    [
+        1.0,
+        pytest.param(
+            2.0,
+            marks=pytest.mark.xfail(
+                reason="at 2 mm the condyles go to the skull (10% and 0% kept)", strict=True
+            ),
+        ),
+    ],
+)
+def test_the_condyles_stay_with_the_mandible(spacing_mm):
+    from planner.samples import head_truth
+
+    volume, truth = sample(spacing_mm)
+    seg = segment_bone(volume)
+    ijk = np.argwhere(truth)
+    points = volume.index_to_lps(ijk)
+    for side in ("condyle_left", "condyle_right"):
+        # the condylar head: the true mandible within 6 mm of the condyle's top, which
+        # sits in its fossa 0.5 mm from the skull (joined at this resolution)
+        head = np.linalg.norm(points - head_truth().landmarks_mm[side], axis=1) < 6.0
+        kept = seg.labels[tuple(ijk[head].T)] == 2
+        assert kept.mean() > 0.95, side
+
+
+# --- the arch and its verification, on shapes with known answers -------------------------
+
+
+def _u_points(width=90.0, depth=70.0, z=0.0, n=400) -> np.ndarray:
+    """An arch of points (LPS mm), front at y = 0, arms running back to y = depth."""
+    t = np.linspace(-1, 1, n)
+    x = t * width / 2
+    y = depth * t**2
+    return np.stack([x, y, np.full(n, z)], axis=1)
+
+
+def test_arch_shape_u_open_backwards():
+    assert arch_shape(_u_points()).is_arch
+    # the same U opening towards the face (+y front) is not a lower jaw
+    flipped = _u_points() * [1, -1, 1]
+    assert not arch_shape(flipped).is_arch
+    # a closed ring (a cranial vault cut axially) is not either
+    a = np.linspace(0, 2 * np.pi, 400)
+    ring = np.stack([60 * np.cos(a), 80 * np.sin(a), np.zeros_like(a)], axis=1)
+    assert not arch_shape(ring).is_arch
+    # a narrow U (a hyoid, 25 mm) is no mandible
+    assert not arch_shape(_u_points(width=25.0, depth=20.0)).is_arch
+
+
+def _jaw_grid(*, rami=True, skull=True, body_mm=12):
+    """A 1 mm grid: a U body (x ±40, y 0..60) 12 mm tall, rami, a skull slab above."""
+    shape = (120, 110, 120)
+    affine = np.eye(4)
+    affine[:3, 3] = [-60.0, -20.0, -40.0]
+    x, y, z = (np.indices(shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    u = np.abs(y - 60.0 * (x / 40.0) ** 2) < 4.0
+    body = u & (np.abs(x) <= 40) & (z >= 0) & (z < body_mm)
+    mandible = body.copy()
+    if rami:
+        for side in (-1, 1):
+            mandible |= (np.abs(x - 38 * side) < 3) & (np.abs(y - 56) < 6) & (z >= 0) & (z < 45)
+    bone = mandible.copy()
+    if skull:
+        bone |= (z >= 47) & (z < 60) & (np.abs(x) < 55) & (y > -15) & (y < 85)
+    return bone, mandible, affine
+
+
+def test_verify_accepts_a_jaw_and_refuses_what_is_not():
+    bone, mandible, affine = _jaw_grid()
+    assert verify_mandible(mandible, bone, affine) == (True, "")
+    # no rami: a U alone (the upper dental arch, a hyoid) is not a mandible
+    bone, mandible, affine = _jaw_grid(rami=False)
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "ramus" in why
+    # nothing above it, bone only below (a neck): not hanging from a skull
+    bone, mandible, affine = _jaw_grid(skull=False)
+    bone[:, :, :38] |= np.roll(bone[:, :, :38], 0) | (np.indices(bone.shape)[2][:, :, :38] < 30)
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "above" in why
+    # the whole skull as a candidate: too much of the bone
+    bone, _, affine = _jaw_grid()
+    ok, why = verify_mandible(bone, bone, affine)
+    assert not ok and "cm³" in why
+
+
+def test_find_arch_refuses_an_arch_cut_by_the_scan_floor():
+    bone, _, affine = _jaw_grid()
+    arch, how = find_arch(bone, affine, 0.0, floor=False)
+    assert arch is not None and arch.height_mm >= 10
+    # the same bone with its lower edge the scan's: the arch is cut (a jaw not in view)
+    cut = bone[:, :, 42:]  # the scan starts 2 mm above the jaw's lower border (z 0)
+    lifted = affine.copy()
+    lifted[2, 3] += 42
+    arch, how = find_arch(cut, lifted, 0.0, floor=True)
+    assert arch is None and "lower edge" in how
+
+
+# --- the user's help: a point on the chin ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hemimandible():
+    """The sample at 1 mm with the patient's left half of the mandible removed (x > 8 mm).
+
+    No U-shaped arch is left, so the automatic finder makes no mandible.
+    """
+    volume, truth = sample(1.0)
+    ijk = np.argwhere(truth)
+    gone = ijk[volume.index_to_lps(ijk)[:, 0] > 8.0]
+    hu = volume.hu.copy()
+    hu[tuple(gone.T)] = 45
+    truth = truth.copy()
+    truth[tuple(gone.T)] = False
+    return Volume(hu=hu, affine=volume.affine), truth
+
+
+def test_mandible_at_seeds_a_jaw_the_finder_misses(hemimandible):
+    volume, truth = hemimandible
+    seg = segment_bone(volume)
+    assert not seg.mandible_found
+    points = volume.index_to_lps(np.argwhere(truth))
+    chin = points[np.argmin(points[:, 1])]  # the most anterior point: the chin
+    seg = segment_bone(volume, mandible_at=tuple(chin))
+    assert seg.mandible_found and not seg.warnings
+    assert dice(filled(seg.labels == 2), truth) >= 0.88
+
+
+def test_mandible_at_far_from_bone_is_refused(hemimandible):
+    volume, _ = hemimandible
+    with pytest.raises(PlannerError, match="mandible-at"):
+        segment_bone(volume, mandible_at=(0.0, -300.0, 0.0))
+
+
+# --- the user's help: labels made elsewhere -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_2mm():
+    from planner.samples import make_head
+
+    head = make_head(spacing_mm=2.0)
+    return head.volume, head.labels
+
+
+def _write_nifti(path, labels, lps_affine):
+    nib = pytest.importorskip("nibabel")
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps_affine
+    nib.save(nib.Nifti1Image(labels.astype(np.uint8), ras), str(path))
+
+
+def _write_nrrd(path, labels, lps_affine, *, space="left-posterior-superior"):
+    nrrd = pytest.importorskip("nrrd")
+    a = lps_affine if space.startswith("left") else np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps_affine
+    header = {
+        "space": space,
+        "space directions": a[:3, :3].T,
+        "space origin": a[:3, 3],
+        "Segment0_LabelValue": 7,
+        "Segment0_Name": "jaw",
+    }
+    nrrd.write(str(path), labels.astype(np.uint8), header)
+
+
+@pytest.mark.parametrize("kind", ["nifti", "nrrd-lps", "nrrd-ras"])
+def test_labels_file_gives_the_models(tmp_path, sample_2mm, kind):
+    volume, truth = sample_2mm
+    # our own values, as another tool might number them: skull 5, mandible 7, holder 9
+    given = np.select([truth == 1, truth == 2, truth == 3], [5, 7, 9], 0).astype(np.uint8)
+    if kind == "nifti":
+        path = tmp_path / "seg.nii.gz"
+        _write_nifti(path, given, volume.affine)
+    else:
+        path = tmp_path / "seg.nrrd"
+        space = "left-posterior-superior" if kind == "nrrd-lps" else "right-anterior-superior"
+        _write_nrrd(path, given, volume.affine, space=space)
+    seg = bone_labels_from_file(volume, path, {"skull": 5, "mandible": 7})
+    bone = volume.hu > seg.threshold_hu
+    # the labels are the given ones, on the bone above the threshold
+    assert np.array_equal(seg.labels == 2, (truth == 2) & bone)
+    assert np.array_equal(seg.labels == 1, (truth == 1) & bone)
+    assert seg.mandible_found
+    assert any("left out" in n and "[9]" in n for n in seg.notes)  # the holder, unnamed
+
+
+def test_labels_file_makes_skull_and_mandible_models(tmp_path, sample_2mm):
+    from planner.bone.models import build_models
+
+    volume, truth = sample_2mm
+    path = tmp_path / "seg.nii"
+    _write_nifti(path, truth, volume.affine)
+    result = build_models(volume, labels_file=path, label_values={"skull": 1, "mandible": 2})
+    names = [m.name for m in result.models]
+    assert "skull" in names and "mandible" in names
+    mandible = result.model("mandible").mesh
+    # checked against the label: the model's volume is the labelled bone's, within 15%
+    # (the isosurface sits half a voxel off the voxel count at 2 mm)
+    voxels = np.count_nonzero((truth == 2) & (volume.hu > 300.5)) * volume.voxel_volume_mm3
+    assert abs(mandible.volume - voxels) < 0.15 * voxels
+
+
+def test_labels_on_another_grid_are_resampled(sample_2mm):
+    from planner.bone.label_import import LabelVolume
+
+    volume, truth = sample_2mm
+    # the same labels stored with the axes reversed (k, j, i) and the affine to match
+    perm = np.zeros((4, 4))
+    perm[0, 2] = perm[1, 1] = perm[2, 0] = perm[3, 3] = 1.0
+    source = LabelVolume(truth.transpose(2, 1, 0).copy(), volume.affine @ perm, {})
+    assert np.array_equal(labels_on_grid(source, volume), truth)
+
+
+def test_labels_off_the_scan_are_refused(tmp_path, sample_2mm):
+    volume, truth = sample_2mm
+    path = tmp_path / "seg.nii.gz"
+    moved = volume.affine.copy()
+    moved[:3, 3] += [0.0, 0.0, 400.0]  # 40 cm up: not this scan
+    _write_nifti(path, truth, moved)
+    with pytest.raises(PlannerError, match="does not lie on this scan") as err:
+        bone_labels_from_file(volume, path, {"skull": 1, "mandible": 2})
+    assert "\n" not in str(err.value)
+    # a NIfTI read as if its affine were LPS lands mirrored: the RAS flip is what maps it
+    source = read_label_volume(tmp_path / "seg.nii.gz")
+    assert np.allclose(source.affine, moved)
+
+
+def test_label_values_and_missing_values(tmp_path, sample_2mm):
+    assert parse_label_values("skull=1,mandible=2") == {"skull": 1, "mandible": 2}
+    assert parse_label_values(" Mandible = 3 ") == {"mandible": 3}
+    for bad in ("skull=1,jaw=2", "skull", "skull=a", "skull=1,mandible=1", "skull=0"):
+        with pytest.raises(PlannerError, match="label-values"):
+            parse_label_values(bad)
+    volume, truth = sample_2mm
+    path = tmp_path / "seg.nrrd"
+    _write_nrrd(path, truth, volume.affine)
+    with pytest.raises(PlannerError, match="no voxel of value mandible=4; its values are 1, 2, 3"):
+        bone_labels_from_file(volume, path, {"skull": 1, "mandible": 4})
+
+
+def _write_dicom_seg(path, labels, lps_affine, segments):
+    """A minimal binary DICOM-SEG: one frame per (segment, slice k) holding any voxel."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.pixels import pack_bits
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "SEG"
+    ds.SegmentationType = "BINARY"
+    ni, nj, nk = labels.shape
+    ds.Rows, ds.Columns = nj, ni  # a frame is (row j, column i)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 1
+    ds.HighBit = 0
+    ds.PixelRepresentation = 0
+    spacing = np.linalg.norm(lps_affine[:3, :3], axis=0)
+    row_dir = lps_affine[:3, 0] / spacing[0]
+    col_dir = lps_affine[:3, 1] / spacing[1]
+    plane = Dataset()
+    plane.ImageOrientationPatient = [*row_dir.tolist(), *col_dir.tolist()]
+    measures = Dataset()
+    measures.PixelSpacing = [float(spacing[1]), float(spacing[0])]
+    measures.SliceThickness = float(spacing[2])
+    shared = Dataset()
+    shared.PlaneOrientationSequence = Sequence([plane])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    items, frames = [], []
+    for number, (name, value) in enumerate(segments.items(), start=1):
+        seg = Dataset()
+        seg.SegmentNumber = number
+        seg.SegmentLabel = name
+        items.append((seg, value))
+        for k in range(nk):
+            frame = labels[:, :, k] == value
+            if not frame.any():
+                continue
+            group = Dataset()
+            position = Dataset()
+            position.ImagePositionPatient = (lps_affine @ [0, 0, k, 1])[:3].tolist()
+            group.PlanePositionSequence = Sequence([position])
+            ident = Dataset()
+            ident.ReferencedSegmentNumber = number
+            group.SegmentIdentificationSequence = Sequence([ident])
+            frames.append((group, frame.T))
+    ds.SegmentSequence = Sequence([s for s, _ in items])
+    ds.PerFrameFunctionalGroupsSequence = Sequence([g for g, _ in frames])
+    ds.NumberOfFrames = len(frames)
+    ds.PixelData = pack_bits(np.stack([f for _, f in frames]).astype(np.uint8))
+    ds.save_as(str(path), enforce_file_format=True)
+
+
+def test_dicom_seg_labels(tmp_path, sample_2mm):
+    volume, truth = sample_2mm
+    path = tmp_path / "seg.dcm"
+    _write_dicom_seg(path, truth, volume.affine, {"bone": 1, "jaw": 2})
+    source = read_label_volume(path)
+    assert source.names == {1: "bone", 2: "jaw"}
+    # segment numbers are the values: bone is 1, jaw is 2
+    assert np.array_equal(labels_on_grid(source, volume), np.where(truth == 3, 0, truth))
+    seg = bone_labels_from_file(volume, path, {"skull": 1, "mandible": 2})
+    assert np.array_equal(seg.labels == 2, (truth == 2) & (volume.hu > seg.threshold_hu))
+
+
+# --- the same through the CLI ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def series_2mm(tmp_path_factory, sample_2mm):
+    from planner.samples import write_ct_series
+
+    volume, _ = sample_2mm
+    folder = tmp_path_factory.mktemp("ct2mm")
+    write_ct_series(volume, folder)
+    return folder
+
+
+def test_cli_segment_with_labels_and_with_a_chin_point(series_2mm, sample_2mm, tmp_path, capsys):
+    import json
+
+    from planner.cli.main import main
+
+    volume, truth = sample_2mm
+    labels = tmp_path / "from-slicer.nii.gz"
+    _write_nifti(labels, np.where(truth == 2, 4, np.where(truth == 1, 3, 0)), volume.affine)
+    case_dir = tmp_path / "case"
+    argv = ["segment", str(series_2mm), "-o", str(case_dir), "--labels", str(labels)]
+    assert main([*argv, "--label-values", "skull=3,mandible=4"]) == 0
+    report = json.loads((case_dir / "models" / "models.json").read_text())
+    assert {m["name"] for m in report["models"]} >= {"skull", "mandible"}
+    assert any("from-slicer.nii.gz" in n for n in report["notes"])
+    # a bad value list: one line, exit 2, before any work
+    capsys.readouterr()
+    assert main([*argv[:4], "--force", "--labels", str(labels), "--label-values", "jaw=4"]) == 2
+    assert "label-values" in capsys.readouterr().err
+    # a chin point (LPS mm) seeds the mandible
+    chin = volume.index_to_lps(np.argwhere(truth == 2))
+    chin = chin[np.argmin(chin[:, 1])]
+    point = [f"{v:.1f}" for v in chin]
+    assert (
+        main(["segment", str(series_2mm), "-o", str(tmp_path / "c2"), "--mandible-at", *point])
+        == 0
+    )
+    report = json.loads((tmp_path / "c2" / "models" / "models.json").read_text())
+    assert "mandible" in {m["name"] for m in report["models"]}
+    assert report["warnings"] == []
