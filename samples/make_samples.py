@@ -65,7 +65,9 @@ def hfm_curvilinear() -> dict:
         }
     ]
     data["guides"] = [
-        dict(g, distractor="right") for g in data.get("guides", []) if g["osteotomy"] == "ramus_right"
+        dict(g, distractor="right")
+        for g in data.get("guides", [])
+        if g["osteotomy"] == "ramus_right"
     ]
     data["protocol"].update(latency_days=5.0, rate_mm_per_day=1.0, activations_per_day=2)
     data["protocol"]["consolidation_days"] = 56.0

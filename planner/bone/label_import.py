@@ -128,8 +128,11 @@ def _read_nrrd(path: Path) -> LabelVolume:
         data, header = nrrd.read(str(path))
     except Exception as err:  # pynrrd raises NRRDError and others
         raise PlannerError(f"--labels: {path.name} is not a readable NRRD file ({err})") from err
-    data = _three_d(data, path)
     directions = np.asarray(header.get("space directions", np.eye(3)), dtype=float)
+    if data.ndim == 4 and data.shape[0] == 1 and directions.shape == (4, 3):
+        # a Slicer .seg.nrrd with one layer: its first axis is the layer ('none' direction)
+        data, directions = data[0], directions[1:]
+    data = _three_d(data, path)
     origin = np.asarray(header.get("space origin", np.zeros(3)), dtype=float)
     if directions.shape != (3, 3) or not np.all(np.isfinite(directions)):
         raise PlannerError(f"--labels: {path.name} has no 3-D 'space directions' in its header")
@@ -258,6 +261,8 @@ def bone_labels_from_file(
 
     Each named label is kept where the CT is above the bone threshold (the models are
     isosurfaces of the CT inside the labels); values not named are left out, with a note.
+    Without a skull value (a file holding the mandible alone), all other bone above the
+    threshold is the skull.
 
     Parameters
     ----------
@@ -282,7 +287,8 @@ def bone_labels_from_file(
     missing = {n: v for n, v in values.items() if v not in present}
     if missing:
         listed = ", ".join(
-            f"{v}" + (f" ({source.names[v]})" if v in source.names else "") for v in sorted(present)
+            f"{v}" + (f" ({source.names[v]})" if v in source.names else "")
+            for v in sorted(present)
         )
         raise PlannerError(
             f"--labels: {path.name} has no voxel of value "
@@ -308,6 +314,9 @@ def bone_labels_from_file(
         below = np.count_nonzero(mine & ~bone) * vox / 1000.0
         if below > 0.5:
             notes.append(f"{below:.1f} cm³ of the {name} label lies below {level:g} HU (left out)")
+    if "skull" not in values:
+        labels[bone & (labels == 0)] = _NAMES["skull"]
+        notes.append("no skull value given: all other bone above the threshold is the skull")
     other = (on_ct > 0) & ~np.isin(on_ct, list(values.values()))
     if other.any():
         notes.append(

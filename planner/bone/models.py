@@ -94,6 +94,10 @@ class ModelsResult:
     cavities_filled_mm3: float = 0.0
     surface_mm3: float = float("nan")
     files: dict[str, dict] = field(default_factory=dict)
+    mandible_at_mm: tuple[float, float, float] | None = None
+    label_values: dict[str, int] = field(default_factory=dict)
+    from_label_file: bool = False
+    allow_gaps: bool = False
 
     def summaries(self) -> list[dict]:
         """Each model's figures: measured on its file read back once written (see
@@ -168,6 +172,10 @@ class ModelsResult:
             "threshold_hu": self.threshold_hu,
             "threshold_method": self.threshold_method,
             "separate_mandible": self.separate_mandible,
+            "mandible_at_mm": None if self.mandible_at_mm is None else list(self.mandible_at_mm),
+            "label_values": dict(self.label_values),
+            "from_label_file": self.from_label_file,
+            "allow_gaps": self.allow_gaps,
             "models": self.summaries(),
             "removed": [p.report() for p in self.removed],
             "fragments": dict(self.fragments),
@@ -300,6 +308,10 @@ def build_models(
         separate_mandible=separate_mandible,
         models=tuple(models),
         seconds=seconds,
+        mandible_at_mm=None if mandible_at is None else tuple(float(v) for v in mandible_at),
+        label_values=dict(values) if labels_file is not None else {},
+        from_label_file=labels_file is not None,
+        allow_gaps=allow_gaps,
     )
 
 
@@ -354,7 +366,9 @@ def write_models(result: ModelsResult, case_dir: str | Path) -> Path:
             write_stl(m.mesh, tmp / f"{m.name}.stl")
             # every figure reported is measured on the file as written, read back
             result.files[m.name] = stl_report(tmp / f"{m.name}.stl")
-        (tmp / MODELS_REPORT).write_text(json.dumps(result.report(), indent=2) + "\n")
+        (tmp / MODELS_REPORT).write_text(
+            json.dumps(result.report(), indent=2) + "\n", encoding="utf-8"
+        )
     return target
 
 
@@ -418,4 +432,4 @@ def read_models_report(case_dir: str | Path) -> dict:
 def write_json(data: dict, path: Path) -> None:
     """Write a JSON file atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

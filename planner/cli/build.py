@@ -83,12 +83,14 @@ def _plan(case_dir: Path, out, *, collisions: bool = True):
 
 def _check(args: argparse.Namespace, out) -> int:
     from planner.plan.case import CaseError
+    from planner.plan.problems import PlanError
 
     try:
         plan = _plan(args.case_dir, out, collisions=not args.no_collisions)
-    except CaseError as exc:  # list every problem, then the one-line error
+    except (CaseError, PlanError) as exc:  # list every problem, then the one-line error
         n = len(exc.problems)
-        out.print(f"[bold red]{n} problem{'s' if n > 1 else ''} in the case:[/]")
+        where = "case" if isinstance(exc, CaseError) else "plan"
+        out.print(f"[bold red]{n} problem{'s' if n > 1 else ''} in the {where}:[/]")
         for problem in exc.problems:
             out.print(f"  [red]x[/] {show(problem)}", soft_wrap=True)
         raise

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from planner.cli.common import path_arg, show
+from planner.cli.common import add_verb, path_arg, show
+
+CASE_HELP = "the case folder (holding case.json)"
 
 __all__ = ["add_commands"]
 
@@ -43,14 +45,18 @@ def add_commands(sub) -> None:
     text = "printed cutting and positioning guides (one per osteotomy)"
     p = sub.add_parser("guide", help=text, description=text)
     actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    for action, help_text in (
-        ("add", "add a guide for an osteotomy"),
-        ("set", "change settings of a guide"),
-        ("remove", "remove a guide"),
+    for action, help_text, example in (
+        ("add", "add a guide for an osteotomy", "--osteotomy ramus_left --printer resin"),
+        ("set", "change settings of a guide", "--name ramus_left --wall 3.5 --slot-ends open"),
+        ("remove", "remove a guide", "--name ramus_left"),
     ):
-        a = actions.add_parser(action, help=help_text, description=help_text)
-        a.add_argument("case_dir", type=path_arg, metavar="CASE_DIR")
-        a.add_argument("--name", required=action != "add", help="the guide's name")
+        a = add_verb(actions, action, help_text, f"planner guide {action} CASE {example}")
+        a.add_argument("case_dir", type=path_arg, metavar="CASE_DIR", help=CASE_HELP)
+        a.add_argument(
+            "--name",
+            required=action != "add",
+            help="the guide's name (unique in the case; add: the osteotomy's name)",
+        )
         a.set_defaults(func=_edit, mode=action)
         if action == "remove":
             continue
@@ -97,14 +103,17 @@ def add_commands(sub) -> None:
             help="engrave case label, side and osteotomy name",
         )
         a.add_argument("--label-depth", type=float, help="engraving depth, mm (1.0)")
-    ls = actions.add_parser("list", help="list the case's guides and their settings")
-    ls.add_argument("case_dir", type=path_arg, metavar="CASE_DIR")
+    ls = add_verb(
+        actions, "list", "list the case's guides and their settings", "planner guide list CASE"
+    )
+    ls.add_argument("case_dir", type=path_arg, metavar="CASE_DIR", help=CASE_HELP)
     ls.set_defaults(func=_list)
 
 
 def _edit(args: argparse.Namespace, out) -> int:
     from planner.guides.edit import edit_guide
     from planner.plan.case import load_case, save_case
+    from planner.plan.case_edit import locked_case
 
     case = load_case(args.case_dir)
     fields = {
@@ -122,8 +131,9 @@ def _edit(args: argparse.Namespace, out) -> int:
                 fields["distractor"] = default_distractor(case, args.osteotomy)
             if not fields.get("distractor"):
                 fields["positioning"] = "none"
-    case = edit_guide(case, name, fields, mode=args.mode)
-    save_case(case, args.case_dir)
+    with locked_case(args.case_dir):  # re-read under the lock: keep edits made meanwhile
+        case = edit_guide(load_case(args.case_dir), name, fields, mode=args.mode)
+        save_case(case, args.case_dir)
     verb = {"add": "added", "set": "changed", "remove": "removed"}[args.mode]
     out.print(f"{verb} guide {show(repr(name))} in {show(args.case_dir / 'case.json')}")
     if args.mode != "remove":

@@ -219,7 +219,12 @@ def _segment(args: argparse.Namespace, out) -> int:
             path=source_path(args.paths, case_dir), series_uid=result.series_uid
         ),
         segmentation=casefile.Segmentation(
-            threshold_hu=result.threshold_hu, separate_mandible=not args.one_model
+            threshold_hu=result.threshold_hu,
+            separate_mandible=not args.one_model,
+            mandible_at_mm=result.mandible_at_mm,
+            labels_path="" if args.labels is None else source_path([args.labels], case_dir),
+            label_values=result.label_values,
+            allow_gaps=args.allow_gaps,
         ),
     )
     write_models(result, case_dir)

@@ -193,8 +193,11 @@ def _surfaces(part) -> dict:
     corners = np.unique(mesh.faces[bottom].ravel())
     corners = corners[_inside_nodes(part, grid.to_local(mesh.vertices[corners]))]
     bone = SurfaceIndex(part.contact["bone_triangles"])
-    clearance = bone.distance(mesh.vertices[corners])
     between = bone.distance(_every(centres[bottom], MAX_POINTS))
+    # a flat inside keeps no vertex off its rim once simplified: then its face centres
+    clearance = bone.distance(mesh.vertices[corners]) if len(corners) else between
+    if not len(clearance):
+        clearance = between = np.array([np.nan])
     # the wall: from the outside's face centres to the inside, sampled every 0.15 mm
     # (a nearest-sample distance exceeds the true one by < 0.002 mm at 3 mm)
     from scipy.spatial import cKDTree

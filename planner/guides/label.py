@@ -16,8 +16,8 @@ from planner.guides.font import text_outline, text_width
 __all__ = ["EDGE_MM", "engraving_solid", "place_label"]
 
 EDGE_MM = 1.5  # label kept this far inside the shell's outline
-HEIGHTS_MM = (3.0, 2.5, 2.0, 1.6)
-ANGLES_DEG = (0.0, 30.0, -30.0, 60.0, -60.0, 90.0)
+HEIGHTS_MM = (3.0, 2.5, 2.0, 1.6, 1.3)
+ANGLES_DEG = (0.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0, 60.0, -60.0, 75.0, -75.0, 90.0)
 STROKE_FRACTION = 0.22  # groove width / letter height (0.4-0.7 mm: prints on resin and FDM)
 LINE_GAP = 0.6  # gap between lines / letter height
 

@@ -20,6 +20,7 @@ import numpy as np
 from planner.errors import PlannerError
 from planner.pipeline.segments import name_segments, segment_roles, segments_near
 from planner.plan.case import Case, Distractor, load_case
+from planner.plan.problems import collect, raise_problems
 from planner.progress import ProgressFn
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def plan_case(
     models: Mapping[str, trimesh.Trimesh],
     *,
     collisions: bool = True,
+    guides: bool = True,
     progress: ProgressFn | None = None,
 ) -> Plan:
     """Derive the plan from the case's decisions and the bone models.
@@ -137,33 +139,42 @@ def plan_case(
         Bone models (``"skull"``, ``"mandible"``), LPS mm.
     collisions : bool
         Run the collision sweep (the slowest check).
+    guides : bool
+        Build and check the case's guides (about 1.5 s each); off for quick re-planning
+        while placing the plan, and for pictures.
     progress : callable(task, done, total), optional
 
     Raises
     ------
-    PlannerError
-        A plan that cannot work: a cut that misses the bone, overlapping cuts, a
-        footplate off the bone, a segment still attached, a vector in its cut plane
-        (a target beyond the device's stroke is refused by the case model on load).
+    PlanError
+        A plan that cannot work, listing every problem: each cut that misses the bone,
+        overlapping cuts, each footplate off the bone, each segment still attached, each
+        vector in its cut plane (a target beyond the device's stroke is refused by the
+        case model on load).
     """
     seconds: dict[str, float] = {}
     step = _Steps(progress, seconds)
+    problems: list[str] = []
     with step("cutting"):
-        cut, warnings = _cut(case, models)
-    moving_of, fixed_of = _footplate_segments(case, cut)
+        cut, warnings = _cut(case, models, problems)
+    moving_of, fixed_of = _footplate_segments(case, cut, problems)
     with step("free-segment check"):
-        _require_free_segments(case, cut, moving_of, fixed_of)
+        _require_free_segments(case, cut, moving_of, fixed_of, problems)
     for d in case.distractors:
-        warnings += _vector_to_cut_checks(d, case)
+        try:
+            warnings += _vector_to_cut_checks(d, case)
+        except PlannerError as exc:
+            collect(problems, exc)
+    raise_problems(problems)
     cut, names = name_segments(cut, moving_of, fixed_of)
     roles = segment_roles(names, moving_of, fixed_of)
     warnings += _missing_decisions(case)
-    guides = ()
-    if case.guides:  # cutting and positioning guides (issue 9), each checked
+    built: tuple = ()
+    if case.guides and guides:  # cutting and positioning guides, each checked
         from planner.guides.run import build_guides
 
         with step("guides"):
-            guides, guide_warnings = build_guides(case, models)
+            built, guide_warnings = build_guides(case, models)
         warnings += guide_warnings
     if not case.distractors:
         return Plan(
@@ -171,7 +182,7 @@ def plan_case(
             cut,
             roles,
             models=dict(models),
-            guides=guides,
+            guides=built,
             warnings=tuple(warnings),
             seconds=seconds,
         )
@@ -193,17 +204,20 @@ def plan_case(
         collisions=report,
         landmark_segments=moved.landmark_segments,
         models=dict(models),
-        guides=guides,
+        guides=built,
         warnings=tuple(warnings),
         seconds=seconds,
     )
 
 
-def _cut(case: Case, models: Mapping[str, trimesh.Trimesh]) -> tuple[CutResult, list[str]]:
-    """Cut the models; warn about volume not conserved and crumbs left out."""
+def _cut(
+    case: Case, models: Mapping[str, trimesh.Trimesh], problems: list[str]
+) -> tuple[CutResult, list[str]]:
+    """Cut the models (adding the cuts' problems to ``problems``); warn about volume not
+    conserved and crumbs left out."""
     from planner.plan.cuts import cut_bone
 
-    cut = cut_bone(models, case.osteotomies)
+    cut = cut_bone(models, case.osteotomies, problems=problems)
     warnings = []
     for model, err in cut.volume_balance().items():
         if abs(err) > 0.005:
@@ -219,28 +233,40 @@ def _cut(case: Case, models: Mapping[str, trimesh.Trimesh]) -> tuple[CutResult, 
     return cut, warnings
 
 
-def _footplate_segments(case: Case, cut: CutResult) -> tuple[dict[str, int], dict[str, int]]:
-    """Per distractor, the index of the segment under its moving and its fixed footplate."""
+def _footplate_segments(
+    case: Case, cut: CutResult, problems: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per distractor, the index of the segment under its moving and its fixed footplate
+    (a footplate off the bone is added to ``problems`` and left out)."""
     from planner.plan.cuts import segment_at
 
     moving_of, fixed_of = {}, {}
     for d in case.distractors:
-        moving_of[d.name] = segment_at(
-            cut, d.moving_point_mm, label=f"moving footplate point of distractor {d.name!r}"
-        )
-        fixed_of[d.name] = segment_at(
-            cut, d.fixed_point_mm, label=f"fixed footplate point of distractor {d.name!r}"
-        )
+        for which, point, found in (
+            ("moving", d.moving_point_mm, moving_of),
+            ("fixed", d.fixed_point_mm, fixed_of),
+        ):
+            label = f"{which} footplate point of distractor {d.name!r}"
+            try:
+                found[d.name] = segment_at(cut, point, label=label)
+            except PlannerError as exc:
+                collect(problems, exc)
     return moving_of, fixed_of
 
 
-def _require_free_segments(case: Case, cut: CutResult, moving_of, fixed_of) -> None:
-    """Refuse a distractor whose footplates are on one piece of bone, naming the bridges."""
+def _require_free_segments(
+    case: Case, cut: CutResult, moving_of, fixed_of, problems: list[str]
+) -> None:
+    """Add to ``problems`` each distractor whose footplates are on one piece of bone,
+    naming the bridges."""
     from planner.plan.free import require_free_segment
 
     for d in case.distractors:
-        if moving_of[d.name] == fixed_of[d.name]:
-            require_free_segment(cut, d)
+        if d.name in moving_of and moving_of[d.name] == fixed_of.get(d.name):
+            try:
+                require_free_segment(cut, d)
+            except PlannerError as exc:
+                collect(problems, exc)
 
 
 def _missing_decisions(case: Case) -> list[str]:
@@ -397,10 +423,19 @@ def _collision_warnings(report) -> list[str]:
 def _models_match(case: Case, made: dict) -> bool:
     """Were the models in ``models/`` made with the case's segmentation decisions?"""
     seg = case.segmentation
+    at, made_at = seg.mandible_at_mm, made.get("mandible_at_mm")
+    same_point = (at is None and made_at is None) or (
+        at is not None
+        and made_at is not None
+        and np.allclose(at, made_at, rtol=0.0, atol=1e-3)  # case.json keeps 0.001 mm
+    )
     return (
         made.get("series_uid") == case.source.series_uid
         and (seg.threshold_hu is None or made.get("threshold_hu") == seg.threshold_hu)
         and made.get("separate_mandible") == seg.separate_mandible
+        and same_point
+        and bool(made.get("from_label_file")) == bool(seg.labels_path)
+        and made.get("label_values", {}) == dict(seg.label_values)
     )
 
 
@@ -426,12 +461,23 @@ def build_case(case_dir: str | Path, *, progress: ProgressFn | None = None) -> t
                 f"the models must be rebuilt but the scan {case.source.path!r} is not "
                 "there; set source.path in case.json to the scan's folder"
             )
+        seg = case.segmentation
+        labels = case_dir / seg.labels_path if seg.labels_path else None
+        if labels is not None and not labels.is_file():
+            raise PlannerError(
+                f"the models must be rebuilt but the label volume {seg.labels_path!r} is not "
+                "there; set segmentation.labels_path in case.json to the file"
+            )
         result = build_models(
             scan,
             series_uid=case.source.series_uid or None,
-            threshold_hu=case.segmentation.threshold_hu,
-            separate_mandible=case.segmentation.separate_mandible,
+            threshold_hu=seg.threshold_hu,
+            separate_mandible=seg.separate_mandible,
             progress=progress,
+            allow_gaps=seg.allow_gaps,
+            mandible_at=seg.mandible_at_mm,
+            labels_file=labels,
+            label_values=dict(seg.label_values) or None,
         )
         write_models(result, case_dir)
     from planner.pipeline.outputs import write_plan

@@ -1,6 +1,6 @@
 """A case folder's plan for pictures and checks: its decisions on its bone models.
 
-The collision sweep is left out (it changes no pose); run ``planner build`` or
+The collision sweep and the guides are left out (they change no pose); run ``planner build`` or
 ``planner check`` for it.
 """
 
@@ -23,4 +23,4 @@ def load_plan(case_dir: str | Path):
     if not case_dir.is_dir():
         raise PlannerError(f"{case_dir} is not a case folder: give the folder holding case.json")
     case = load_case(case_dir)
-    return plan_case(case, read_models(case_dir), collisions=False)
+    return plan_case(case, read_models(case_dir), collisions=False, guides=False)

@@ -42,7 +42,7 @@ def write_plan(plan, out_dir: str | Path, *, pictures: bool = False) -> dict:
             "outputs": entries,
             "warnings": list(plan.warnings),
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -102,9 +102,11 @@ def _write_outputs(plan, out: Path) -> list[dict]:
         if plan.case.protocol.start_date:
             write_ics(plan.schedule, out / "schedule.ics", label=plan.case.label or "case")
             entries.append({"path": "schedule.ics", "kind": "schedule"})
-        (out / "poses.json").write_text(json.dumps(_poses(plan)) + "\n")
+        (out / "poses.json").write_text(json.dumps(_poses(plan)) + "\n", encoding="utf-8")
         entries.append({"path": "poses.json", "kind": "poses"})
-    (out / "plan.json").write_text(json.dumps(plan_report(plan), indent=2) + "\n")
+    (out / "plan.json").write_text(
+        json.dumps(plan_report(plan), indent=2) + "\n", encoding="utf-8"
+    )
     entries.append({"path": "plan.json", "kind": "report"})
     return entries
 

@@ -350,6 +350,15 @@ def case_to_dict(case: Case) -> dict[str, Any]:
     for d in out["devices"]:
         if d["track_radius_mm"] is None:
             del d["track_radius_mm"]
+    seg = out["segmentation"]
+    for key, default in (
+        ("mandible_at_mm", None),
+        ("labels_path", ""),
+        ("label_values", {}),
+        ("allow_gaps", False),
+    ):
+        if seg[key] == default:
+            del seg[key]
     for g in out["guides"]:
         for key in ("hole_diameter_mm", "insertion"):
             if g[key] is None:

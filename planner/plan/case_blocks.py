@@ -10,8 +10,8 @@ when the block is wrong). :mod:`planner.plan.case` gathers them in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from planner.plan.case_reader import MM_DIGITS, FieldReader, unit_vector
@@ -19,6 +19,7 @@ from planner.plan.case_rules import protocol_problems
 from planner.plan.devices import DEVICE_KINDS, Device
 
 __all__ = [
+    "LABEL_NAMES",
     "Distractor",
     "Osteotomy",
     "Protocol",
@@ -50,10 +51,21 @@ class Source:
 
 @dataclass(frozen=True)
 class Segmentation:
-    """Bone segmentation decisions. ``threshold_hu`` None means found automatically."""
+    """Bone segmentation decisions. ``threshold_hu`` None means found automatically.
+
+    ``mandible_at_mm`` is a point on the chin (LPS mm) that seeds the mandible's separation
+    (``planner segment --mandible-at``); ``labels_path`` a label volume made elsewhere
+    (relative to the case folder when inside it) with ``label_values`` naming its values
+    (``--labels``, ``--label-values``); ``allow_gaps`` loads a series with missing slices,
+    interpolating across each gap (``--allow-gaps``).
+    """
 
     threshold_hu: float | None = None
     separate_mandible: bool = True
+    mandible_at_mm: Vec3 | None = None
+    labels_path: str = ""
+    label_values: Mapping[str, int] = field(default_factory=dict)
+    allow_gaps: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,9 +154,35 @@ def read_segmentation(r: FieldReader) -> Segmentation | None:
     seg = Segmentation(
         threshold_hu=r.float("threshold_hu", None, lo=-1000, hi=4000, unit="HU"),
         separate_mandible=r.bool("separate_mandible", True),
+        mandible_at_mm=r.point("mandible_at_mm", None),
+        labels_path=r.str("labels_path", ""),
+        label_values=_label_values(r),
+        allow_gaps=r.bool("allow_gaps", False),
     )
+    if seg.label_values and not seg.labels_path:
+        r.fail("label_values", "is given without labels_path; name the label volume too")
     r.done()
     return seg if r.ok else None
+
+
+LABEL_NAMES = ("skull", "mandible")
+
+
+def _label_values(r: FieldReader) -> dict[str, int]:
+    """``label_values``: the bone names to their values in the label volume."""
+    raw = r.raw("label_values", {})
+    ok = isinstance(raw, dict) and all(
+        k in LABEL_NAMES and isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535
+        for k, v in raw.items()
+    )
+    if not ok or len(set(raw.values())) != len(raw):
+        r.fail(
+            "label_values",
+            "must map skull and/or mandible to distinct whole numbers from 1 to 65535, "
+            'such as {"skull": 1, "mandible": 2}',
+        )
+        return {}
+    return dict(raw)
 
 
 def read_osteotomy(r: FieldReader) -> Osteotomy | None:

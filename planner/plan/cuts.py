@@ -23,6 +23,7 @@ import trimesh
 from planner.errors import PlannerError
 from planner.geometry import closest_point_on_surface, contains, to_manifold, to_trimesh, unit
 from planner.plan.case import Osteotomy
+from planner.plan.problems import raise_problems
 
 if TYPE_CHECKING:
     import manifold3d
@@ -146,25 +147,12 @@ def kerf_solid(ost: Osteotomy, size_uv: tuple[float, float] | None = None) -> ma
 
 
 def _check_osteotomies(osteotomies: Sequence[Osteotomy]) -> tuple[Osteotomy, ...]:
+    """The osteotomies as a tuple. Their names, numbers and axes are the case model's
+    rules (:mod:`planner.plan.case_rules`), checked when the case is read."""
     osts = tuple(osteotomies)
-    seen = set()
     for o in osts:
         if not isinstance(o, Osteotomy):
             raise TypeError(f"osteotomies must hold Osteotomy objects, got {type(o).__name__}")
-        if o.name in seen:
-            raise PlannerError(f"osteotomy {o.name!r} is given twice; names must differ")
-        seen.add(o.name)
-        values = [*o.center_mm, *o.normal, *o.in_plane_axis, *o.size_mm, o.kerf_mm]
-        if not np.all(np.isfinite(values)) or min(*o.size_mm, o.kerf_mm) <= 0:
-            raise PlannerError(
-                f"osteotomy {o.name!r}: size_mm and kerf_mm must be positive and all"
-                " coordinates finite"
-            )
-        if np.linalg.norm(np.cross(o.normal, o.in_plane_axis)) < 1e-6:
-            raise PlannerError(
-                f"osteotomy {o.name!r}: in_plane_axis is parallel to the normal; it must lie"
-                " in the cut plane"
-            )
     return osts
 
 
@@ -196,6 +184,7 @@ def cut_bone(
     osteotomies: Sequence[Osteotomy],
     *,
     min_volume_mm3: float = 1.0,
+    problems: list[str] | None = None,
 ) -> CutResult:
     """Apply every osteotomy to every bone model and split the rest into segments.
 
@@ -208,6 +197,10 @@ def cut_bone(
         The cuts; each must remove some bone, and no two kerfs may overlap inside bone.
     min_volume_mm3 : float
         Components smaller than this are dropped as crumbs (listed in ``crumbs``).
+    problems : list of str, optional
+        When given, the problems of the cuts (an osteotomy that touches no bone, two that
+        overlap inside bone) are appended to it, one line each, and the cutting goes on;
+        otherwise they are raised together once all are known.
 
     Returns
     -------
@@ -217,8 +210,9 @@ def cut_bone(
     Raises
     ------
     PlannerError
-        A model is not a closed surface; an osteotomy touches no bone; two osteotomies
-        overlap inside bone.
+        A model is not a closed surface. Without ``problems``: a
+        :class:`planner.plan.problems.PlanError` listing every osteotomy that touches no
+        bone and every two that overlap inside bone.
     """
     import manifold3d
 
@@ -239,14 +233,19 @@ def cut_bone(
             if _boxes_overlap(m, slab):
                 kerf[k, j] = (m ^ slab).volume()
     kerf[kerf < _TOUCH_MM3] = 0.0
+    found: list[str] = []
     for k, o in enumerate(osts):
         if not kerf[k].any():
-            raise PlannerError(
+            found.append(
                 f"osteotomy {o.name!r} misses the bone: its cut rectangle"
                 f" ({o.size_mm[0]:g} x {o.size_mm[1]:g} mm at {format_point(o.center_mm)})"
                 " touches no bone model; move its centre onto the bone"
             )
-    _check_overlaps(osts, slabs, list(models.values()), kerf)
+    found += _overlaps(osts, slabs, list(models.values()), kerf)
+    if problems is None:
+        raise_problems(found)
+    else:
+        problems += found
 
     segments, crumbs, handles = [], [], []
     for j, (name, m) in enumerate(models.items()):
@@ -315,7 +314,9 @@ def _with_cavities(parts: list) -> list:
     ]
 
 
-def _check_overlaps(osts, slabs, models, kerf) -> None:
+def _overlaps(osts, slabs, models, kerf) -> list[str]:
+    """A problem for each two osteotomies whose kerfs overlap inside a bone model."""
+    out = []
     for k in range(len(osts)):
         for m in range(k + 1, len(osts)):
             if not _boxes_overlap(slabs[k], slabs[m]):
@@ -328,12 +329,14 @@ def _check_overlaps(osts, slabs, models, kerf) -> None:
                     continue
                 shared = model ^ both
                 if shared.volume() > _TOUCH_MM3:
-                    raise PlannerError(
+                    out.append(
                         f"osteotomies {osts[k].name!r} and {osts[m].name!r} overlap inside the"
                         f" bone (their kerfs share {shared.volume():.1f} mm^3 around"
                         f" {format_point(_bbox_center(shared))}); move or shrink one so the cuts"
                         " do not cross"
                     )
+                    break
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ def write_render_outputs(plan, out_dir: str | Path, *, pictures: bool = True) ->
         return entries
     ok, reason = rendering_available()
     if not ok:
-        (out_dir / SKIPPED_NOTE).write_text(f"no clip or stills were made: {reason}\n")
+        (out_dir / SKIPPED_NOTE).write_text(
+            f"no clip or stills were made: {reason}\n", encoding="utf-8"
+        )
         return [*entries, {"path": SKIPPED_NOTE, "kind": "note"}]
     return entries + write_pictures(plan, out_dir)

@@ -121,7 +121,8 @@ def analyse(case: Case, models: Mapping) -> PlanState:
     angles = vector_angles(case)
     plan, error, bridges = None, "", ()
     try:
-        plan = plan_case(case, models, collisions=False)
+        # guides are built and checked by `planner check` and `build`, not on every edit
+        plan = plan_case(case, models, collisions=False, guides=False)
     except PlannerError as exc:
         error = str(exc)
         if "attached" in error or "bridge" in error:

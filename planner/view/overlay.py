@@ -57,6 +57,12 @@ def warning_lines(window) -> list[str]:
         out.append(_wrap("PLAN REFUSED: " + window.state.error))
     out += [_wrap("! " + w) for w in window.state.warnings]
     out += window.preview_lines
+    if window.editor.case.guides:  # never hide a doubt: say what is not drawn
+        n = len(window.editor.case.guides)
+        out.append(
+            f"{n} guide(s) in the case are not drawn here: 'planner check' builds and checks "
+            "them, 'planner build' writes them to out/guides/"
+        )
     return out or ["no warnings"]
 
 

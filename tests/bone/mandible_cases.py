@@ -11,7 +11,9 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
 - ``sample@0.4mm``, ``sample@1mm``, ``sample@2mm``: the synthetic head (its molars in
   occlusion and its condyles in their fossae, 0.5 mm apart: joined at scan resolution);
 - ``skull-0051``: a real upper head whose mandibular body is below the field of view;
-- ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left).
+- ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left);
+- ``pt_N-chin-cut``: one starting 10 mm above the chin (a jaw not wholly in view: no
+  mandible is made; the user can still seed one with ``--mandible-at``).
 """
 
 from __future__ import annotations
@@ -123,6 +125,13 @@ def upper_head(n: int) -> tuple[Volume, None]:
     return cropped_above(volume, mask, float(p[front, 2].max()) + 5.0)
 
 
+def chin_cut(n: int) -> tuple[Volume, None]:
+    """A head-and-neck CT starting 10 mm above the chin's lowest point (a jaw cut short)."""
+    volume, mask = headneck(n)
+    p = volume.index_to_lps(np.argwhere(mask))
+    return cropped_above(volume, mask, float(p[:, 2].min()) + 10.0)
+
+
 def sample(spacing_mm: float) -> tuple[Volume, np.ndarray]:
     """The synthetic head at ``spacing_mm`` voxels, cropped to its bones plus 6 mm."""
     from planner.samples import LABELS, make_head
@@ -168,6 +177,8 @@ def cases() -> list[Case]:
     out.append(Case("skull-0051", None, skull_0051))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
+    for n in HEADNECK:
+        out.append(Case(f"pt_{n}-chin-cut", None, _chin_cut_maker(n)))
     return out
 
 
@@ -181,3 +192,7 @@ def _sample_maker(mm: float):
 
 def _upper_maker(n: int):
     return lambda: upper_head(n)
+
+
+def _chin_cut_maker(n: int):
+    return lambda: chin_cut(n)

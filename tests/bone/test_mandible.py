@@ -223,6 +223,21 @@ def _write_nrrd(path, labels, lps_affine, *, space="left-posterior-superior"):
     nrrd.write(str(path), labels.astype(np.uint8), header)
 
 
+def test_a_one_layer_slicer_seg_nrrd_is_read(tmp_path, sample_2mm):
+    nrrd = pytest.importorskip("nrrd")
+    volume, truth = sample_2mm
+    a = volume.affine
+    header = {
+        "space": "left-posterior-superior",
+        "kinds": ["list", "domain", "domain", "domain"],
+        "space directions": np.vstack([np.full(3, np.nan), a[:3, :3].T]),
+        "space origin": a[:3, 3],
+    }
+    path = tmp_path / "Segmentation.seg.nrrd"
+    nrrd.write(str(path), truth[None].astype(np.uint8), header)
+    assert np.array_equal(labels_on_grid(read_label_volume(path), volume), truth)
+
+
 @pytest.mark.parametrize("kind", ["nifti", "nrrd-lps", "nrrd-ras"])
 def test_labels_file_gives_the_models(tmp_path, sample_2mm, kind):
     volume, truth = sample_2mm
@@ -398,6 +413,11 @@ def test_cli_segment_with_labels_and_with_a_chin_point(series_2mm, sample_2mm, t
     report = json.loads((case_dir / "models" / "models.json").read_text())
     assert {m["name"] for m in report["models"]} >= {"skull", "mandible"}
     assert any("from-slicer.nii.gz" in n for n in report["notes"])
+    # the decision is the surgeon's: case.json keeps it, so `planner build` can remake it
+    seg = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))["segmentation"]
+    assert seg["labels_path"] == str(labels)
+    assert seg["label_values"] == {"skull": 3, "mandible": 4}
+    assert report["from_label_file"] is True
     # a bad value list: one line, exit 2, before any work
     capsys.readouterr()
     assert main([*argv[:4], "--force", "--labels", str(labels), "--label-values", "jaw=4"]) == 2
@@ -413,3 +433,31 @@ def test_cli_segment_with_labels_and_with_a_chin_point(series_2mm, sample_2mm, t
     report = json.loads((tmp_path / "c2" / "models" / "models.json").read_text())
     assert "mandible" in {m["name"] for m in report["models"]}
     assert report["warnings"] == []
+    seg = json.loads((tmp_path / "c2" / "case.json").read_text(encoding="utf-8"))["segmentation"]
+    assert seg["mandible_at_mm"] == pytest.approx([float(v) for v in point], abs=1e-3)
+    assert "labels_path" not in seg
+    # `planner build` remakes the models from case.json alone, with the same chin point
+    import shutil
+
+    shutil.rmtree(tmp_path / "c2" / "models")
+    assert main(["build", str(tmp_path / "c2")]) == 0
+    again = json.loads((tmp_path / "c2" / "models" / "models.json").read_text(encoding="utf-8"))
+    assert again["mandible_at_mm"] == seg["mandible_at_mm"]
+    assert "mandible" in {m["name"] for m in again["models"]}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "dicom").is_dir(), reason=f"no real CT at {DATA}")
+def test_expert_nifti_masks_land_on_their_scans():
+    # checked fact (data README): each mask is on its series' voxel grid, its NIfTI affine
+    # in RAS; read through the RAS -> LPS flip it lands voxel for voxel, not mirrored
+    import nibabel as nib
+
+    from tests.bone.mandible_cases import headneck
+
+    for n in (6, 9, 12, 17):
+        volume, mask = headneck(n)
+        path = DATA / "masks" / "headneck-ct" / f"pt_{n}_mandible.nii.gz"
+        assert nib.load(str(path)).affine[0, 0] < 0  # RAS: x runs to the patient's right
+        on_ct = labels_on_grid(read_label_volume(path), volume)
+        assert np.array_equal(on_ct > 0, mask)

@@ -4,11 +4,11 @@ import argparse
 
 import pytest
 
-from planner.cli import build, plan, render, scan, view
+from planner.cli import build, guides, plan, render, scan, view
 from planner.cli.main import main
 
-# Every CLI module; cli.guides joins when its CASE_DIR arguments and verbs have help.
-MODULES = (scan, plan, build, view, render)
+# Every CLI module.
+MODULES = (scan, plan, build, view, render, guides)
 
 
 def leaf_parsers(modules=MODULES):

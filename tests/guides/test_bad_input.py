@@ -90,7 +90,8 @@ def test_cli_edits_and_refuses_without_touching_the_case(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "below what prints" in err and "no guide called 'nope'" in err
     assert (tmp_path / "case.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.json"]
+    # nothing half-written: only the case and the lock its edits share
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".case.json.lock", "case.json"]
     assert main(["guide", "list", str(tmp_path)]) == 0
     assert main(["guide", "remove", str(tmp_path), "--name", "cut"]) == 0
     assert json.loads((tmp_path / "case.json").read_text())["guides"] == []

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from planner.bone.models import read_models
 from tests.guides.slicer import extruding_moves, needs_prusa
 
 
 @pytest.fixture(scope="module")
-def demo_out(sample_models_dir, tmp_path_factory):
-    from planner.pipeline.build import plan_case
-    from planner.pipeline.demo import demo_case
+def demo_out(demo_plan, tmp_path_factory):
     from planner.pipeline.outputs import write_plan
-    from planner.samples import make_head
 
-    models = read_models(sample_models_dir)
-    made = json.loads((sample_models_dir / "models" / "models.json").read_text())
-    case = demo_case(
-        make_head().truth,
-        source_path="../dicom",
-        series_uid=made.get("series_uid", ""),
-        threshold_hu=made.get("threshold_hu", 300.5),
-    )
-    plan = plan_case(case, models, collisions=False)
     out = tmp_path_factory.mktemp("demo-guides") / "out"
-    manifest = write_plan(plan, out)
-    return plan, manifest, out
+    manifest = write_plan(demo_plan, out)
+    return demo_plan, manifest, out
 
 
 def test_every_demo_guide_passes_its_checks(demo_out):

@@ -89,8 +89,10 @@ def test_separate_positioning_guide_has_the_holes_and_no_slot():
     cutting, positioning = build_guide(case.guides[0], case, models)
     assert cutting.slot is not None and not cutting.screws
     assert positioning.slot is None and len(positioning.screws) == 6
-    checks = check_guide(positioning, models)
-    assert checks["passed"], checks["failures"]
+    for part in (cutting, positioning):
+        checks = check_guide(part, models)
+        assert checks["passed"], (part.name, checks["failures"])
+    assert cutting.label_lines[-1].endswith("CUT") and positioning.label_lines[-1].endswith("POS")
 
 
 def test_an_undercut_insertion_is_refused():

@@ -305,6 +305,60 @@ def test_sweep_contact_at_an_activation_step_reports_the_jump():
     assert c.motion_mm == pytest.approx(0.5)  # the activation step cannot be split
 
 
+def long_bar() -> trimesh.Trimesh:
+    """A 200 x 10 x 10 mm bar along x, meshed finely (edges of 3 mm at most)."""
+    box_ = trimesh.creation.box(extents=(200, 10, 10))
+    return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(box_.vertices, box_.faces, 3.0))
+
+
+def test_culling_keeps_the_answers_and_drops_the_far_side():
+    # a small sphere passes close by one end of a large, finely meshed bar: most of the
+    # bar is out of reach, and every answer is the same with and without culling
+    bar = long_bar()
+    a = sphere(3.0, [-95.0, 20.0, 0.0])
+
+    def pose_at(t):
+        return {"a": translation(y=-3.0 * t)}
+
+    args = ({"a": a}, {"bar": bar}, pose_at, 0.0, 4.0)
+    culled = collision_sweep(*args, contact_mm=0.2)
+    full = collision_sweep(*args, contact_mm=0.2, cull=False)
+    pair = ("a", "bar")
+    np.testing.assert_array_equal(culled.distance_mm[pair], full.distance_mm[pair])
+    assert culled.min_distance_mm == full.min_distance_mm
+    assert [c.t_days for c in culled.contacts] == [c.t_days for c in full.contacts]
+    # contact when the sphere's south pole (y = 17 - 3 t) reaches y = 5.2: t = 3.93
+    assert culled.first_contact.t_clear_days < 11.8 / 3 <= culled.first_contact.t_days
+
+
+def test_within_reach_keeps_the_faces_near_the_path_only():
+    from planner.motion.collision.cull import within_reach
+    from planner.motion.collision.surface import Surface
+
+    bar = long_bar()
+    a = sphere(3.0, [-95.0, 20.0, 0.0])
+    sa, sb = Surface(a.vertices, a.faces), Surface(bar.vertices, bar.faces)
+    poses = [translation(y=-3.0 * t) for t in range(5)]
+    keep = within_reach(sa, [sa], poses, sb, 3.0)
+    kept = sb.centroids[keep]
+    assert 0 < keep.sum() < 0.2 * len(keep)
+    assert kept[:, 0].max() < -60  # nothing from the far end of the bar
+    # the faces facing the sphere's path are all kept
+    facing = (sb.centroids[:, 1] > 4.99) & (sb.centroids[:, 0] < -90)
+    assert keep[facing].all()
+
+
+def test_poses_that_hold_still_are_measured_once():
+    a, b = box([0, 0, 0], [1, 1, 1]), box([5, 0, 0], [6, 1, 1])
+
+    def pose_at(t):  # one 0.5 mm step at t = 1.5, still otherwise
+        return {"a": translation(x=0.5 * (t >= 1.5))}
+
+    report = collision_sweep({"a": a}, [b], pose_at, 0, 4, schedule_times=[1.5])
+    np.testing.assert_allclose(report.distance_mm[("a", "static 0")], [4, 4, 3.5, 3.5, 3.5, 3.5])
+    assert report.evaluations <= 1 + 2 + 2  # the start, then one per distinct pose (+ refine)
+
+
 def test_sweep_rejects_bad_input():
     a, b = box([0, 0, 0], [1, 1, 1]), box([5, 0, 0], [6, 1, 1])
     with pytest.raises(ValueError, match="no pose"):

@@ -40,23 +40,9 @@ def test_the_warning_says_what_to_do():
     assert not any("regenerate" in w for w in make_plan(vector=tilted(20.0)).warnings)
 
 
-def test_the_demo_plan_is_warned(sample_models_dir):
+def test_the_demo_plan_is_warned(demo_plan):
     """The issue's figures: 49° from the normals, 13.6 mm shear, 11.8 mm opening."""
-    import json
-
-    from planner.bone.models import read_models
-    from planner.pipeline.build import plan_case
-    from planner.pipeline.demo import demo_case
-    from planner.samples import make_head
-
-    made = json.loads((sample_models_dir / "models" / "models.json").read_text())
-    case = demo_case(
-        make_head().truth,
-        source_path="../dicom",
-        series_uid=made.get("series_uid", ""),
-        threshold_hu=made.get("threshold_hu", 300.5),
-    )
-    plan = plan_case(case, read_models(sample_models_dir), collisions=False)
+    plan = demo_plan
     prints = regenerate_footprints(
         plan.case.osteotomies, plan.segments, plan.motion, plan.schedule
     )

@@ -141,3 +141,28 @@ def test_no_collision_when_the_way_is_clear():
     moving = next(n for n, r in plan.roles.items() if r.startswith("moving"))
     assert plan.collisions.min_distance_mm[(moving, "skull")] == pytest.approx(2.0, abs=0.05)
     assert not any("contact" in w for w in plan.warnings)
+
+
+def test_every_problem_of_the_plan_is_listed():
+    """Two distractors, each with a footplate off the bone, and a cut that misses it."""
+    first = {
+        "name": "d",
+        "device": "linear-20",
+        "fixed_point_mm": [0, 10, 30],  # 25 mm above the bar
+        "moving_point_mm": [0, -10, 5],
+        "vector": [0, -1, 0],
+        "target_mm": 10,
+    }
+    second = {**first, "name": "e", "fixed_point_mm": [0, 10, 5], "moving_point_mm": [40, -10, 5]}
+    misses = {"name": "far", "center_mm": [0, 0, 200], "normal": [0, 1, 0], "size_mm": [30, 30]}
+    cut = {"name": "cut", "center_mm": [0, 0, 0], "normal": [0, 1, 0], "size_mm": [30, 30]}
+    bad = case(distractors=[first, second], osteotomies=[cut, misses])
+    with pytest.raises(PlannerError) as caught:
+        plan_case(bad, {"mandible": bar()}, collisions=False)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "3 problems in the plan:"
+    assert len(lines) == 4
+    assert "'far' misses the bone" in lines[1]
+    assert "fixed footplate point of distractor 'd'" in lines[2]
+    assert "moving footplate point of distractor 'e'" in lines[3]
+    assert caught.value.problems == tuple(line.strip() for line in lines[1:])

@@ -8,6 +8,7 @@ import trimesh
 
 from planner.errors import PlannerError
 from planner.plan.cuts import cut_bone, kerf_mesh, osteotomy_frame, segment_at
+from planner.plan.problems import PlanError
 from tests.plan.cutcases import (
     assert_segments_sound,
     make_bar,
@@ -188,10 +189,26 @@ def test_open_model_is_refused():
         cut_bone({"bar": open_box}, [make_osteotomy("mid", (0, 0, 0), (0, 0, 1), (30, 30))])
 
 
-def test_duplicate_names_are_refused():
+def test_the_same_cut_twice_is_refused_as_overlapping():
+    # (names that differ are the case model's rule, see tests/plan/test_case.py)
     ost = make_osteotomy("mid", (0, 0, 0), (0, 0, 1), (30, 30))
-    with pytest.raises(PlannerError, match="given twice"):
+    with pytest.raises(PlannerError, match="'mid' and 'mid' overlap inside the bone"):
         cut_bone({"bar": make_bar()}, [ost, ost])
+
+
+def test_every_cut_problem_is_listed():
+    cuts = [
+        make_osteotomy("high", (0, 0, 200), (0, 0, 1), (30, 30)),
+        make_osteotomy("mid", (0, 0, 0), (0, 0, 1), (30, 30)),
+        make_osteotomy("low", (0, 0, -200), (0, 0, 1), (30, 30)),
+    ]
+    with pytest.raises(PlanError) as caught:
+        cut_bone({"bar": make_bar()}, cuts)
+    assert str(caught.value).splitlines()[0] == "2 problems in the plan:"
+    assert ["high" in caught.value.problems[0], "low" in caught.value.problems[1]] == [True] * 2
+    problems: list[str] = []  # or gathered, and the cut goes on
+    result = cut_bone({"bar": make_bar()}, cuts, problems=problems)
+    assert len(problems) == 2 and len(result.segments) == 2
 
 
 # ---------------------------------------------------------------------------------------

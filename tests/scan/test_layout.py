@@ -14,7 +14,7 @@ MODULES = sorted(p for p in SCAN.glob("*.py") if p.name != "__init__.py")
 def _imports(path: Path) -> list[tuple[str, str]]:
     """(module, name) for every ``from planner.scan.<module> import <name>``, lazy ones too."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("planner.scan"):
             module = node.module.removeprefix("planner.scan").lstrip(".")
             for alias in node.names:
@@ -40,5 +40,5 @@ def test_the_scan_modules_import_each_other_without_a_circle():
 
 
 def test_every_scan_module_is_at_most_500_lines():
-    lengths = {p.name: len(p.read_text().splitlines()) for p in MODULES}
+    lengths = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in MODULES}
     assert max(lengths.values()) <= 500, lengths

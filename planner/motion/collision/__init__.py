@@ -24,8 +24,10 @@ and its depth (how far a surface has sunk into the other piece).
 Modules, bottom up: the distance engine, ``triangles`` (triangle-pair distances) ->
 ``surface`` (a prepared surface and its bounding hierarchy) -> ``pair`` (exact distance
 between two surfaces) -> ``overlap`` (manifold3d overlap volume and depth) ->
-``clearance`` (one pose); then ``sweep`` (:func:`collision_sweep` over a distraction) and
-``report`` (what it found).
+``clearance`` (one pose); then ``cull`` (the faces of the other piece within reach of a
+moving piece's whole path: the sweep measures against those only), ``sweep``
+(:func:`collision_sweep` over a distraction, measuring each distinct relative pose once)
+and ``report`` (what it found).
 """
 
 from planner.motion.collision.clearance import Clearance, clearance
