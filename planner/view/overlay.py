@@ -57,12 +57,11 @@ def warning_lines(window) -> list[str]:
         out.append(_wrap("PLAN REFUSED: " + window.state.error))
     out += [_wrap("! " + w) for w in window.state.warnings]
     out += window.preview_lines
-    if window.editor.case.guides:  # never hide a doubt: say what is not drawn
-        n = len(window.editor.case.guides)
-        out.append(
-            f"{n} guide(s) in the case are not drawn here: 'planner check' builds and checks "
-            "them, 'planner build' writes them to out/guides/"
-        )
+    editor = window.editor
+    case_file = None if editor.case_dir is None else editor.case_dir / "case.json"
+    guides = getattr(window, "guides", None)  # made once the scene is drawn
+    if guides and (note := guides.note(len(editor.case.guides), case_file, editor.dirty)):
+        out.append(note)  # never hide a doubt: say what the guides drawn are
     return out or ["no warnings"]
 
 

@@ -23,6 +23,7 @@ from planner.view.controls import HELP, Controls
 from planner.view.detail import Proxies
 from planner.view.detail import polydata as arrays_polydata
 from planner.view.editor import PlanEditor
+from planner.view.guides import GuideLayer
 from planner.view.live import PlanState, Replanner, analyse, collision_preview
 
 __all__ = ["VIEWS", "PlanWindow"]
@@ -115,6 +116,7 @@ class PlanWindow:
         if volume is not None:
             self.add_slices(volume)
         self._draw_scene()
+        self.guides = GuideLayer(editor.case_dir, plotter)  # as built, at day 0
         self.set_camera(self.view)
         if not defer:
             self.proxies.prepare(self.items)
@@ -274,8 +276,9 @@ class PlanWindow:
                     self._add_item(it)
         if self.slices is not None:
             self.slices.update_outlines()
-        if was_zero != (day == 0.0):  # handles live at day 0 only
+        if was_zero != (day == 0.0):  # handles and guides live at day 0 only
             self.controls.place()
+            self.guides.show(day == 0.0)
         self.controls.sync_day()
         self.update_texts()
 

@@ -6,41 +6,23 @@ import pytest
 import trimesh
 
 from planner.cli.main import main
+from tests import barcase
+from tests.barcase import bar_case_data
 
 
 @pytest.fixture
 def bar_case(tmp_path):
     case = tmp_path / "case"
     (case / "models").mkdir(parents=True)
-    bar = trimesh.creation.box(extents=(10, 80, 10))
+    bar = barcase.bar()
     block = trimesh.creation.box(extents=(30, 10, 30))
     block.apply_translation((0, -48, 0))
     bar.export(case / "models" / "mandible.stl")
     block.export(case / "models" / "skull.stl")
     models = {"models": [{"name": "mandible"}, {"name": "skull"}]}
     (case / "models" / "models.json").write_text(json.dumps(models))
-    data = {
-        "schema_version": 1,
-        "osteotomies": [
-            {"name": "cut", "center_mm": [0, 0, 0], "normal": [0, 1, 0], "size_mm": [30, 30]}
-        ],
-        "distractors": [
-            {
-                "name": "d",
-                "device": "linear-20",
-                "fixed_point_mm": [0, 10, 5],
-                "moving_point_mm": [0, -10, 5],
-                "vector": [0, -1, 0],
-                "target_mm": 10,
-            }
-        ],
-        "protocol": {
-            "latency_days": 1,
-            "rate_mm_per_day": 1,
-            "activations_per_day": 2,
-            "consolidation_days": 42,
-        },
-    }
+    data = bar_case_data()
+    del data["protocol"]["start_date"]
     (case / "case.json").write_text(json.dumps(data))
     return case
 

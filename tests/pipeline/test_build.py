@@ -9,12 +9,8 @@ import trimesh
 from planner.errors import PlannerError
 from planner.pipeline.build import plan_case
 from planner.pipeline.outputs import write_plan
-from planner.plan.case import SCHEMA_VERSION, case_from_dict
-
-
-def bar():
-    """A 10 × 80 × 10 mm "mandible" along y, centred at the origin."""
-    return trimesh.creation.box(extents=(10, 80, 10))
+from planner.plan.case import case_from_dict
+from tests.barcase import bar, bar_case_data
 
 
 def block(gap_mm):
@@ -25,31 +21,8 @@ def block(gap_mm):
 
 
 def case(**changes):
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "label": "bar",
-        "osteotomies": [
-            {"name": "cut", "center_mm": [0, 0, 0], "normal": [0, 1, 0], "size_mm": [30, 30]}
-        ],
-        "distractors": [
-            {
-                "name": "d",
-                "device": "linear-20",
-                "fixed_point_mm": [0, 10, 5],
-                "moving_point_mm": [0, -10, 5],
-                "vector": [0, -1, 0],
-                "target_mm": 10,
-            }
-        ],
-        "protocol": {
-            "latency_days": 1,
-            "rate_mm_per_day": 1,
-            "activations_per_day": 2,
-            "consolidation_days": 42,
-            "start_date": "2026-12-01",
-        },
-        "landmarks_mm": {"chin": [0, -40, 0], "condyle_left": [0, 40, 0]},
-    }
+    data = bar_case_data()
+    data["landmarks_mm"] = {"chin": [0, -40, 0], "condyle_left": [0, 40, 0]}
     for key, value in changes.items():
         path = key.split("__")
         target = data

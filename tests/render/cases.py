@@ -12,7 +12,8 @@ import pytest
 import trimesh
 
 from planner.pipeline.build import plan_case
-from planner.plan.case import SCHEMA_VERSION, case_from_dict, case_to_dict
+from planner.plan.case import case_from_dict, case_to_dict
+from tests.barcase import bar_case_data
 
 TARGET_MM = 10.0
 VECTOR = np.array([0.3, -1.0, -0.3]) / np.linalg.norm([0.3, -1.0, -0.3])
@@ -25,33 +26,7 @@ def models():
 
 
 def case_data(*, distractors=True, vector=VECTOR):
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "label": "bar",
-        "osteotomies": [
-            {"name": "cut", "center_mm": [0, 0, 0], "normal": [0, 1, 0], "size_mm": [30, 30]}
-        ],
-        "distractors": [
-            {
-                "name": "d",
-                "device": "linear-20",
-                "fixed_point_mm": [0, 10, 5],
-                "moving_point_mm": [0, -10, 5],
-                "vector": [float(v) for v in vector],
-                "target_mm": TARGET_MM,
-            }
-        ]
-        if distractors
-        else [],
-        "protocol": {
-            "latency_days": 1,
-            "rate_mm_per_day": 1,
-            "activations_per_day": 2,
-            "consolidation_days": 42,
-            "start_date": "2026-12-01",
-        },
-    }
-    return data
+    return bar_case_data(vector=vector, target_mm=TARGET_MM, distractors=distractors)
 
 
 def make_plan(**kw):

@@ -264,3 +264,43 @@ def test_keys_add_a_cut_and_a_distractor_under_the_mouse(window):
     window.plotter.iren.interactor.SetEventPosition(2, 2)
     c.key("f")
     assert window.status.startswith("refused: no bone under the mouse")
+
+
+def test_built_guides_are_drawn_at_day_0_and_said_to_be_stale_after_an_edit(tmp_path):
+    require_offscreen()
+    import dataclasses
+
+    import pyvista as pv
+    import trimesh
+
+    from planner.plan.case import Guide
+    from planner.view import overlay
+    from planner.view.window import PlanWindow
+
+    write_box_case(tmp_path, models=False)
+    case = box_case()
+    case = dataclasses.replace(case, guides=(Guide(name="g", osteotomy="mid", distractor="d"),))
+    guide = trimesh.creation.box(extents=(5, 5, 5))
+    (tmp_path / "out" / "guides").mkdir(parents=True)
+    guide.export(tmp_path / "out" / "guides" / "g.stl")
+    editor = PlanEditor(case, tmp_path, box_models())
+    plotter = pv.Plotter(off_screen=True, window_size=(400, 300))
+    try:
+        win = PlanWindow(editor, plotter)
+        (actor,) = win.guides.actors
+        assert actor.GetVisibility()
+        assert any(
+            "as 'planner build' last wrote them" in line for line in overlay.warning_lines(win)
+        )
+        win.set_day(win.state.end_day)
+        assert not actor.GetVisibility()  # the bone has moved: the guide is for day 0
+        win.set_day(0.0)
+        assert actor.GetVisibility()
+        (tmp_path / "case.json").touch()  # the plan changed after the guides were written
+        import os
+
+        later = (tmp_path / "out" / "guides" / "g.stl").stat().st_mtime + 10
+        os.utime(tmp_path / "case.json", (later, later))
+        assert any("changed since" in line for line in overlay.warning_lines(win))
+    finally:
+        plotter.close()

@@ -1,0 +1,70 @@
+"""The guides as ``planner build`` last wrote them, drawn on the bone at day 0.
+
+Building and checking a guide takes a second or more, too slow to redo on every edit in
+the window; the window shows the STLs in ``CASE_DIR/out/guides/`` and says when they may
+be out of date (an edit since, or none built yet).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["GuideLayer", "guide_files"]
+
+GUIDES_FOLDER = Path("out") / "guides"
+
+
+def guide_files(case_dir: str | Path | None) -> list[Path]:
+    """The guide STLs ``planner build`` wrote for the case, sorted by name."""
+    if case_dir is None:
+        return []
+    return sorted((Path(case_dir) / GUIDES_FOLDER).glob("*.stl"))
+
+
+class GuideLayer:
+    """The case's built guides as actors of ``plotter``, visible at day 0 only."""
+
+    def __init__(self, case_dir: str | Path | None, plotter):
+        import trimesh
+
+        from planner.render.scene import ROLE_COLORS
+        from planner.view.detail import polydata
+
+        self.files = guide_files(case_dir)
+        self.actors = []
+        rgb = [c / 255 for c in ROLE_COLORS["guide"][:3]]
+        for path in self.files:
+            mesh = trimesh.load_mesh(path, file_type="stl")
+            self.actors.append(
+                plotter.add_mesh(
+                    polydata(mesh.vertices, mesh.faces),
+                    color=rgb,
+                    opacity=0.9,
+                    name=f"guide:{path.stem}",
+                    pickable=False,
+                    reset_camera=False,
+                    render=False,
+                )
+            )
+
+    def show(self, visible: bool) -> None:
+        """Show the guides (at day 0) or hide them (once the bone has moved)."""
+        for actor in self.actors:
+            actor.SetVisibility(bool(visible))
+
+    def note(self, n_in_case: int, case_file: Path | None, unsaved: bool) -> str:
+        """One line for the overlay: what is drawn, and whether it may be out of date.
+
+        The guides are out of date when the window holds unsaved edits or ``case_file``
+        changed after they were written.
+        """
+        if not n_in_case:
+            return ""
+        if not self.files:
+            return f"{n_in_case} guide(s) in the case, not built yet: run 'planner build'"
+        written = min(f.stat().st_mtime for f in self.files)
+        newer = (
+            case_file is not None and case_file.is_file() and case_file.stat().st_mtime > written
+        )
+        stale = "; the plan changed since: run 'planner build'" if unsaved or newer else ""
+        return f"guides drawn as 'planner build' last wrote them (out/guides/){stale}"
