@@ -187,7 +187,7 @@ def run_demo(
         write_models(models, case_dir)
         save_case(case, case_dir)
         plan = plan_case(case, read_models(case_dir), progress=progress)
-        write_plan(plan, case_dir / OUT_DIR)
+        write_plan(plan, case_dir / OUT_DIR, pictures=True)  # the clip and stills too
         contents = tuple(
             sorted(
                 str(p.relative_to(tmp))
