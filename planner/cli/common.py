@@ -30,6 +30,16 @@ def quote(value) -> str:
     return escape(repr(value))
 
 
+def format_value(value) -> str:
+    """A case.json value for a table cell: numbers as written (6 significant figures),
+    lists in brackets, nothing for None."""
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(format_value(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
 def add_verb(sub, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
     """A sub-command whose help shows ``example`` (with CASE for the case folder)."""
     return sub.add_parser(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from planner.cli.common import add_verb, path_arg, show
+from planner.cli.common import add_verb, format_value, path_arg, show
 
 CASE_HELP = "the case folder (holding case.json)"
 
@@ -155,14 +155,6 @@ def _list(args: argparse.Namespace, out) -> int:
     for g in guides[1:]:
         keys += [k for k in g if k not in keys and k != "name"]
     for key in keys:
-        table.add_row(key, *(show(_fmt(g.get(key, ""))) for g in guides))
+        table.add_row(key, *(show(format_value(g.get(key, ""))) for g in guides))
     out.print(table)
     return 0
-
-
-def _fmt(value) -> str:
-    if isinstance(value, list):
-        return "(" + ", ".join(f"{v:.3g}" for v in value) + ")"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)

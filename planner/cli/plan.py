@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from planner.cli.common import LPS, add_verb, path_arg, quote, show
+from planner.cli.common import LPS, add_verb, format_value, path_arg, quote, show
 
 __all__ = ["add_commands"]
 
@@ -276,17 +276,9 @@ def _list(args: argparse.Namespace, out) -> int:
         return 0
     table = Table(*rows[0].keys())
     for row in rows:
-        table.add_row(*(show(_fmt(row.get(k))) for k in rows[0]))
+        table.add_row(*(show(format_value(row.get(k))) for k in rows[0]))
     out.print(table)
     return 0
-
-
-def _fmt(value) -> str:
-    if isinstance(value, list):
-        return "(" + ", ".join(f"{v:g}" for v in value) + ")"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "" if value is None else str(value)
 
 
 def _protocol(args: argparse.Namespace, out) -> int:

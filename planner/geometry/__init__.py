@@ -4,10 +4,12 @@ Closest points (:mod:`planner.geometry.closest`)
     ``closest_point_on_triangles(points, triangles)`` (fast, row by row) and its
     reference ``closest_point_on_triangles_naive``; ``closest_points_on_segments``;
     for a whole surface (closest point, exact distance, triangle):
-    ``closest_point_on_surface(points, triangles)`` for a few points (no index), and
+    ``closest_point_on_surface(points, triangles)`` for a few points (no index; pass
+    ``bounds=triangle_bounds(triangles)`` kept from an earlier call), and
     ``SurfaceIndex(triangles).query(points)`` for many (two k-d trees, built once).
 Inside (:mod:`planner.geometry.inside`)
-    ``winding_number(points, triangles)``; ``contains(points, triangles)``.
+    ``winding_number(points, triangles)``; ``contains(points, triangles)``; both take
+    ``rows=triangle_rows(triangles)`` kept from an earlier call.
 Transforms (:mod:`planner.geometry.transforms`)
     ``apply_affine(affine, points)`` (poses too: ``p' = T[:3, :3] @ p + T[:3, 3]``),
     ``check_pose``, ``invert_pose``, ``rigid_pose``, ``rotation_about_axis``.
@@ -26,8 +28,9 @@ from planner.geometry.closest import (
     closest_point_on_triangles,
     closest_point_on_triangles_naive,
     closest_points_on_segments,
+    triangle_bounds,
 )
-from planner.geometry.inside import contains, winding_number
+from planner.geometry.inside import contains, triangle_rows, winding_number
 from planner.geometry.manifold import to_manifold, to_trimesh
 from planner.geometry.transforms import (
     apply_affine,
@@ -52,6 +55,8 @@ __all__ = [
     "rotation_about_axis",
     "to_manifold",
     "to_trimesh",
+    "triangle_bounds",
+    "triangle_rows",
     "unit",
     "winding_number",
 ]

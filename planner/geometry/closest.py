@@ -21,6 +21,7 @@ __all__ = [
     "closest_point_on_triangles",
     "closest_point_on_triangles_naive",
     "closest_points_on_segments",
+    "triangle_bounds",
 ]
 
 
@@ -224,7 +225,26 @@ class SurfaceIndex:
         return self.query(points)[1]
 
 
-def closest_point_on_surface(points, triangles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def triangle_bounds(triangles) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned bounding box of each triangle.
+
+    Parameters
+    ----------
+    triangles : (m, 3, 3) float
+
+    Returns
+    -------
+    lo, hi : (m, 3) float
+        Per-coordinate minimum and maximum of each triangle's three vertices.
+    """
+    tri = np.asarray(triangles, dtype=float).reshape(-1, 3, 3)
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    return np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+
+
+def closest_point_on_surface(
+    points, triangles, *, bounds: tuple[np.ndarray, np.ndarray] | None = None, vertices=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closest points on a triangle surface, for a few query points.
 
     Each point is measured exactly against the triangles whose bounding box lies within
@@ -236,6 +256,11 @@ def closest_point_on_surface(points, triangles) -> tuple[np.ndarray, np.ndarray,
     ----------
     points : (n, 3) float
     triangles : (m, 3, 3) float
+    bounds : (lo, hi), optional
+        ``triangle_bounds(triangles)``, when already known (e.g. kept with the mesh).
+    vertices : (k, 3) float, optional
+        The distinct vertices of the triangles (``mesh.vertices``), when known: fewer
+        points to search for the nearest corner than the ``3 m`` corners.
 
     Returns
     -------
@@ -249,8 +274,8 @@ def closest_point_on_surface(points, triangles) -> tuple[np.ndarray, np.ndarray,
     tri = np.asarray(triangles, dtype=float).reshape(-1, 3, 3)
     if not len(tri):
         raise ValueError("triangles must not be empty")
-    lo, hi = tri.min(axis=1), tri.max(axis=1)
-    corners = tri.reshape(-1, 3)
+    lo, hi = triangle_bounds(tri) if bounds is None else bounds
+    corners = tri.reshape(-1, 3) if vertices is None else np.asarray(vertices, dtype=float)
     closest = np.empty_like(pts)
     distance = np.empty(len(pts))
     triangle = np.empty(len(pts), dtype=np.int64)

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["contains", "winding_number"]
+__all__ = ["contains", "triangle_rows", "winding_number"]
 
-_BLOCK = 2_000_000  # point-triangle pairs per vectorised block
+_BLOCK = 65_536  # point-triangle pairs per vectorised block (small: stays in CPU cache)
 
 
-def winding_number(points, triangles) -> np.ndarray:
+def triangle_rows(triangles) -> np.ndarray:
+    """The triangles as contiguous coordinate rows, the layout :func:`winding_number`
+    works on: ``rows[v, k]`` is coordinate ``k`` of vertex ``v`` of every triangle.
+
+    Parameters
+    ----------
+    triangles : (m, 3, 3) float
+
+    Returns
+    -------
+    (3, 3, m) float
+    """
+    tri = np.asarray(triangles, dtype=float).reshape(-1, 3, 3)
+    return np.ascontiguousarray(tri.transpose(1, 2, 0))
+
+
+def winding_number(points, triangles, *, rows: np.ndarray | None = None) -> np.ndarray:
     """Generalised winding numbers of ``points`` for a triangle surface.
 
     Parameters
@@ -23,6 +39,9 @@ def winding_number(points, triangles) -> np.ndarray:
     points : (n, 3) float
     triangles : (m, 3, 3) float
         Vertices of each triangle; a closed surface oriented outwards.
+    rows : (3, 3, m) float, optional
+        ``triangle_rows(triangles)``, when already known (kept with a mesh); then
+        ``triangles`` is not read.
 
     Returns
     -------
@@ -30,28 +49,35 @@ def winding_number(points, triangles) -> np.ndarray:
         1 inside, 0 outside; a point exactly on the surface gets 0, 1/2 or 1.
     """
     pts = np.asarray(points, dtype=float).reshape(-1, 3)
-    tri = np.asarray(triangles, dtype=float).reshape(-1, 3, 3)
+    # one contiguous row per vertex coordinate, (3, 3, m): plain float arithmetic on rows
+    # is several times faster than norms, cross and einsum on (k, m, 3, 3) blocks
+    t = triangle_rows(triangles) if rows is None else rows
     out = np.zeros(len(pts))
-    if not len(tri):
+    m = t.shape[2]
+    if not m:
         return out
-    step = max(1, _BLOCK // len(tri))
+    step = max(1, _BLOCK // m)
     for start in range(0, len(pts), step):
-        rel = tri[None] - pts[start : start + step, None, None]  # (k, m, 3, 3)
-        a, b, c = rel[:, :, 0], rel[:, :, 1], rel[:, :, 2]
-        la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
-        num = np.einsum("...i,...i->...", a, np.cross(b, c))
+        q = pts[start : start + step, :, None]  # (k, 3, 1)
+        ax, ay, az = t[0, 0] - q[:, 0], t[0, 1] - q[:, 1], t[0, 2] - q[:, 2]
+        bx, by, bz = t[1, 0] - q[:, 0], t[1, 1] - q[:, 1], t[1, 2] - q[:, 2]
+        cx, cy, cz = t[2, 0] - q[:, 0], t[2, 1] - q[:, 1], t[2, 2] - q[:, 2]
+        la = np.sqrt(ax * ax + ay * ay + az * az)
+        lb = np.sqrt(bx * bx + by * by + bz * bz)
+        lc = np.sqrt(cx * cx + cy * cy + cz * cz)
+        num = ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)
         den = (
             la * lb * lc
-            + np.einsum("...i,...i->...", a, b) * lc
-            + np.einsum("...i,...i->...", a, c) * lb
-            + np.einsum("...i,...i->...", b, c) * la
+            + (ax * bx + ay * by + az * bz) * lc
+            + (ax * cx + ay * cy + az * cz) * lb
+            + (bx * cx + by * cy + bz * cz) * la
         )
         out[start : start + step] = np.arctan2(num, den).sum(axis=1) / (2 * np.pi)
     return out
 
 
-def contains(points, triangles) -> np.ndarray:
+def contains(points, triangles, *, rows: np.ndarray | None = None) -> np.ndarray:
     """Boolean ``(n,)``: which ``points (n, 3)`` lie inside the closed surface
     ``triangles (m, 3, 3)`` (winding number above 0.5 in absolute value, so an inward
-    oriented surface works too)."""
-    return np.abs(winding_number(points, triangles)) > 0.5
+    oriented surface works too); ``rows`` as for :func:`winding_number`."""
+    return np.abs(winding_number(points, triangles, rows=rows)) > 0.5

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.geometry.meshcache import cached
 
 if TYPE_CHECKING:
     import manifold3d
@@ -42,12 +43,24 @@ def to_manifold(mesh: trimesh.Trimesh, what: str, *, fix: str = "") -> manifold3
         The mesh is not a closed, outward-oriented volume (empty, open, self-crossing
         edges, or negative volume): ``"<what> is not a closed, outward-oriented surface
         (<manifold3d status>); <fix>"``.
+
+    Notes
+    -----
+    The solid is kept in the mesh's cache (:func:`planner.geometry.meshcache.cached`), so
+    converting the same, unedited mesh again costs nothing; an edited mesh is converted
+    anew. manifold3d solids are immutable, so sharing one is safe.
     """
-    import manifold3d
     import trimesh
 
     if not isinstance(mesh, trimesh.Trimesh):
         raise TypeError(f"{what} must be a trimesh.Trimesh, got {type(mesh).__name__}")
+    return cached(mesh, "manifold", lambda: _convert(mesh, what, fix))
+
+
+def _convert(mesh: trimesh.Trimesh, what: str, fix: str) -> manifold3d.Manifold:
+    """:func:`to_manifold` without the cache."""
+    import manifold3d
+
     data = manifold3d.Mesh64(  # copies: manifold3d refuses read-only arrays
         vert_properties=np.array(mesh.vertices, dtype=np.float64, order="C"),
         tri_verts=np.array(mesh.faces, dtype=np.uint64, order="C").reshape(-1, 3),

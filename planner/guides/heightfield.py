@@ -18,6 +18,7 @@ import trimesh
 __all__ = [
     "Grid",
     "ball_dilation",
+    "face_sag_lift",
     "grid_frame",
     "point_balls",
     "rasterize",
@@ -190,19 +191,80 @@ def surface_samples(triangles: np.ndarray, spacing_mm: float) -> np.ndarray:
 def point_balls(grid: Grid, points_local: np.ndarray, radius_mm: float) -> np.ndarray:
     """Upper envelope, at the nodes, of balls of ``radius_mm`` about points (grid
     coordinates): the least height at which a node is ``radius_mm`` from every point."""
-    out = np.full(grid.shape, NO_HEIGHT)
-    xy = (points_local[:, :2] - grid.origin) / grid.step
+    nx, ny = grid.shape
+    out = np.full(nx * ny, NO_HEIGHT)
+    xy = (points_local[:, :2] - grid.origin) / grid.step  # node units
     base = np.floor(xy).astype(np.int64)
+    frac = xy - base
     k = int(np.ceil(radius_mm / grid.step))
-    r2 = radius_mm**2
+    r2 = (radius_mm / grid.step) ** 2  # node units
     for di in range(-k, k + 2):
+        dx2 = (di - frac[:, 0]) ** 2
+        i = base[:, 0] + di
+        rows = np.flatnonzero((dx2 <= r2) & (i >= 0) & (i < nx))
+        if not len(rows):
+            continue
+        dx2, i, fy, bj = dx2[rows], i[rows], frac[rows, 1], base[rows, 1]
+        z0 = points_local[rows, 2]
         for dj in range(-k, k + 2):
-            i, j = base[:, 0] + di, base[:, 1] + dj
-            d2 = ((i - xy[:, 0]) ** 2 + (j - xy[:, 1]) ** 2) * grid.step**2
-            ok = (d2 <= r2) & (i >= 0) & (j >= 0) & (i < grid.shape[0]) & (j < grid.shape[1])
-            z = points_local[ok, 2] + np.sqrt(r2 - d2[ok])
-            np.maximum.at(out.reshape(-1), i[ok] * grid.shape[1] + j[ok], z)
-    return out
+            d2 = dx2 + (dj - fy) ** 2
+            j = bj + dj
+            ok = (d2 <= r2) & (j >= 0) & (j < ny)
+            z = z0[ok] + grid.step * np.sqrt(np.maximum(r2 - d2[ok], 0.0))
+            np.maximum.at(out, i[ok] * ny + j[ok], z)
+    return out.reshape(grid.shape)
+
+
+# The centroids of a cell's two triangles (see :func:`_between`: a-b-c and a-c-d, split
+# along the diagonal a-c), in node units from the cell's corner a = (i, j).
+FACE_CENTROIDS = ((2 / 3, 1 / 3), (1 / 3, 2 / 3))
+_FACE_CORNERS = (((0, 0), (1, 0), (1, 1)), ((0, 0), (1, 1), (0, 1)))
+
+
+def face_sag_lift(
+    grid: Grid,
+    height: np.ndarray,
+    points_local: np.ndarray,
+    radius_mm: float,
+    allowance_mm: float,
+) -> np.ndarray:
+    """How far to lift each node so that no face of ``height`` dips more than
+    ``allowance_mm`` below the envelope of balls of ``radius_mm`` about ``points_local``.
+
+    ``height`` (``(nx, ny)``, ``NO_HEIGHT`` off the surface) is the envelope at the
+    nodes (:func:`point_balls`). Meshed by :func:`solid_between`, each of its flat
+    triangles lies below the envelope wherever the envelope bulges (over a convex bone
+    edge it is a cylinder of ``radius_mm``): the sag, measured at the triangle's centroid
+    as the envelope there minus the mean of its corners. A node is lifted by the largest
+    sag beyond the allowance of the triangles it belongs to, so every centroid rises by at
+    least its own excess and no node by more than its neighbours' worst.
+
+    Returns
+    -------
+    (nx, ny) float
+        Lift (mm, >= 0) of each node; zero off the surface.
+    """
+    nx, ny = grid.shape
+    lift = np.zeros(grid.shape)
+    if nx < 2 or ny < 2:
+        return lift
+    has = height > NO_HEIGHT / 2
+    for offset, corners in zip(FACE_CENTROIDS, _FACE_CORNERS, strict=True):
+        shifted = Grid(
+            grid.rotation, grid.origin + grid.step * np.array(offset), grid.step, grid.shape
+        )
+        env = point_balls(shifted, points_local, radius_mm)[:-1, :-1]
+        mean = np.zeros((nx - 1, ny - 1))
+        ok = env > NO_HEIGHT / 2
+        for di, dj in corners:
+            mean += height[di : nx - 1 + di, dj : ny - 1 + dj] / 3
+            ok &= has[di : nx - 1 + di, dj : ny - 1 + dj]
+        excess = np.where(ok, env - mean - allowance_mm, 0.0)
+        excess = np.maximum(excess, 0.0)
+        for di, dj in corners:
+            view = lift[di : nx - 1 + di, dj : ny - 1 + dj]
+            np.maximum(view, excess, out=view)
+    return np.where(has, lift, 0.0)
 
 
 def solid_between(grid: Grid, low, high, *, lps: bool = True) -> trimesh.Trimesh:

@@ -28,7 +28,12 @@ __all__ = [
     "set_landmark",
 ]
 
-ITEM_LISTS = {"osteotomy": "osteotomies", "distractor": "distractors", "device": "devices"}
+ITEM_LISTS = {
+    "osteotomy": "osteotomies",
+    "distractor": "distractors",
+    "device": "devices",
+    "guide": "guides",
+}
 LOCK_TIMEOUT_S = 30.0
 
 
@@ -93,13 +98,14 @@ def edit_item(
     mode: str,
     labels: Mapping[str, str] | None = None,
 ) -> Case:
-    """A copy of ``case`` with one osteotomy, distractor or device added, changed or removed.
+    """A copy of ``case`` with one osteotomy, distractor, device or guide added, changed or
+    removed.
 
     Parameters
     ----------
     case : Case
         The case to edit (not modified).
-    kind : {"osteotomy", "distractor", "device"}
+    kind : {"osteotomy", "distractor", "device", "guide"}
         What to edit.
     name : str
         The item's name.

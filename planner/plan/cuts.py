@@ -21,7 +21,17 @@ import numpy as np
 import trimesh
 
 from planner.errors import PlannerError
-from planner.geometry import closest_point_on_surface, contains, to_manifold, to_trimesh, unit
+from planner.geometry import (
+    closest_point_on_surface,
+    closest_point_on_triangles,
+    contains,
+    to_manifold,
+    to_trimesh,
+    triangle_bounds,
+    triangle_rows,
+    unit,
+)
+from planner.geometry.meshcache import cached
 from planner.plan.case import Osteotomy
 from planner.plan.problems import raise_problems
 
@@ -46,6 +56,8 @@ __all__ = [
 # Volumes below this (mm^3) count as "no bone": grazing contacts, boolean round-off.
 _TOUCH_MM3 = 1e-3
 _REPAIR = "rebuild the model or repair it before cutting"
+# Cut results kept per bone model (see _model_parts): a few, as each holds solids.
+_KEPT_CUTS = 4
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -214,8 +226,6 @@ def cut_bone(
         :class:`planner.plan.problems.PlanError` listing every osteotomy that touches no
         bone and every two that overlap inside bone.
     """
-    import manifold3d
-
     if not isinstance(bones, Mapping) or not bones:
         raise ValueError("bones must be a non-empty mapping of model name to trimesh.Trimesh")
     if not min_volume_mm3 >= 0:
@@ -249,15 +259,17 @@ def cut_bone(
 
     segments, crumbs, handles = [], [], []
     for j, (name, m) in enumerate(models.items()):
-        used = [slabs[k] for k in range(len(osts)) if kerf[k, j] > 0]
-        rest = manifold3d.Manifold.batch_boolean([m, *used], manifold3d.OpType.Subtract)
-        parts = sorted(_with_cavities(rest.decompose()), key=lambda p: -p.volume())
-        for part in parts:
+        used = [k for k in range(len(osts)) if kerf[k, j] > 0]
+        for part, mesh in _model_parts(
+            bones[name], m, [osts[k] for k in used], [slabs[k] for k in used]
+        ):
             vol = float(part.volume())
             if vol < min_volume_mm3:
                 crumbs.append(Crumb(name, vol, _bbox_center(part)))
                 continue
-            segments.append(Segment(model=name, mesh=to_trimesh(part), volume_mm3=vol))
+            # a copy of the kept mesh, with its kept lookup tables (see _model_parts)
+            copy = mesh.copy(include_cache=True)
+            segments.append(Segment(model=name, mesh=copy, volume_mm3=vol))
             handles.append(part)
     kerfs = tuple(
         Kerf(o.name, float(kerf[k].sum()), dict(zip(models, map(float, kerf[k]), strict=True)))
@@ -271,6 +283,46 @@ def cut_bone(
         osteotomies=osts,
         min_volume_mm3=float(min_volume_mm3),
         solids=tuple(handles),
+    )
+
+
+def _model_parts(mesh: trimesh.Trimesh, solid, osts: list, slabs: list) -> list:
+    """The pieces of ``solid`` (the manifold3d solid of ``mesh``) left by subtracting
+    ``slabs`` (the kerfs of ``osts``), largest first, cavities put back in: a list of
+    (solid, mesh) pairs, the meshes with their point lookup tables already made.
+
+    The pieces depend only on the mesh and the cuts' geometry, so the last few results are
+    kept in the mesh's cache, keyed by that geometry: re-planning after one cut moved does
+    not cut the other models again. An edited mesh clears its cache. The kept meshes must
+    not be handed out (copy them).
+    """
+    import manifold3d
+
+    memo = cached(mesh, "cut_parts", dict)
+    key = tuple(_slab_key(o) for o in osts)
+    if key not in memo:
+        rest = manifold3d.Manifold.batch_boolean([solid, *slabs], manifold3d.OpType.Subtract)
+        parts = sorted(_with_cavities(rest.decompose()), key=lambda p: -p.volume())
+        for oldest in list(memo)[: max(0, len(memo) - _KEPT_CUTS + 1)]:
+            memo.pop(oldest, None)
+        # manifold3d solids are immutable: safe to share
+        memo[key] = tuple((part, _prepared_mesh(part)) for part in parts)
+    return list(memo[key])
+
+
+def _prepared_mesh(part) -> trimesh.Trimesh:
+    """The mesh of a piece, with the tables :func:`nearest_mesh` uses made and kept."""
+    mesh = to_trimesh(part)
+    _rows(mesh)
+    _bounds(mesh)
+    return mesh
+
+
+def _slab_key(ost: Osteotomy) -> tuple:
+    """Everything :func:`kerf_solid` makes ``ost``'s slab from, as a hashable tuple."""
+    return tuple(
+        tuple(float(v) for v in np.ravel(x))
+        for x in (ost.normal, ost.in_plane_axis, ost.center_mm, ost.size_mm, ost.kerf_mm)
     )
 
 
@@ -343,32 +395,76 @@ def _overlaps(osts, slabs, models, kerf) -> list[str]:
 # Points on segments
 
 
-def _distance_outside(mesh: trimesh.Trimesh, point: np.ndarray, limit: float) -> float:
-    """0 inside the mesh, else the distance to its surface; inf when beyond ``limit``."""
+def _box_distance(mesh: trimesh.Trimesh, point: np.ndarray) -> float:
+    """Distance from ``point`` to the mesh's bounding box (0 inside it), mm."""
     lo, hi = mesh.bounds
-    box = np.linalg.norm(np.maximum(lo - point, 0) + np.maximum(point - hi, 0))
-    if box > limit:
-        return np.inf
-    if box == 0 and contains([point], mesh.triangles)[0]:
-        return 0.0
-    return float(closest_point_on_surface([point], mesh.triangles)[1][0])
+    return float(np.linalg.norm(np.maximum(lo - point, 0) + np.maximum(point - hi, 0)))
+
+
+def _inside_or_on(mesh: trimesh.Trimesh, point: np.ndarray) -> bool:
+    """Is ``point`` inside the mesh (winding number), or exactly on its surface?"""
+    if contains([point], mesh.triangles, rows=_rows(mesh))[0]:
+        return True
+    (lo, hi), _ = _bounds(mesh)
+    gap = np.maximum(lo - point, 0.0) + np.maximum(point - hi, 0.0)
+    near = np.flatnonzero(np.einsum("ij,ij->i", gap, gap) <= 1e-18)
+    if not len(near):  # no triangle's box holds the point: it is off the surface
+        return False
+    q = closest_point_on_triangles(np.broadcast_to(point, (len(near), 3)), mesh.triangles[near])
+    return bool(np.any(np.linalg.norm(q - point, axis=1) == 0.0))
+
+
+def _surface_distance(mesh: trimesh.Trimesh, point: np.ndarray) -> float:
+    """Exact distance from ``point`` to the mesh's surface, mm."""
+    bounds, corners = _bounds(mesh)
+    d = closest_point_on_surface([point], mesh.triangles, bounds=bounds, vertices=corners)[1]
+    return float(d[0])
+
+
+def _rows(mesh: trimesh.Trimesh) -> np.ndarray:
+    """``triangle_rows`` of the mesh, kept with it."""
+    return cached(mesh, "triangle_rows", lambda: triangle_rows(mesh.triangles))
+
+
+def _bounds(mesh: trimesh.Trimesh):
+    """Per-triangle bounds ``(lo, hi)`` and the vertices the faces use, kept with the
+    mesh."""
+
+    def build():
+        used = np.zeros(len(mesh.vertices), dtype=bool)
+        used[mesh.faces.ravel()] = True
+        corners = mesh.vertices if used.all() else mesh.vertices[used]
+        return triangle_bounds(mesh.triangles), corners
+
+    return cached(mesh, "surface_bounds", build)
 
 
 def nearest_mesh(meshes: Sequence[trimesh.Trimesh], point, tol_mm: float, label: str) -> int:
     """Index of the mesh holding ``point (3,)``, or else nearest it within ``tol_mm``.
+
+    The first mesh (in order) that holds the point, or has it exactly on its surface,
+    wins; only when there is none are distances to the surfaces measured (a mesh whose
+    bounding box is further than the best so far is skipped).
 
     Raises
     ------
     PlannerError
         No mesh within ``tol_mm``; the message names the point as ``label``.
     """
+    p = np.asarray(point, dtype=float)
+    boxes = [_box_distance(mesh, p) for mesh in meshes]
     best, best_d = -1, np.inf
     for i, mesh in enumerate(meshes):
-        d = _distance_outside(mesh, point, min(best_d, 1e3 * max(tol_mm, 1.0)))
-        if d < best_d:
-            best, best_d = i, d
-            if d == 0.0:
-                break
+        if boxes[i] == 0 and _inside_or_on(mesh, p):
+            best, best_d = i, 0.0
+            break
+    else:
+        cap = 1e3 * max(tol_mm, 1.0)
+        for i, mesh in enumerate(meshes):
+            if boxes[i] <= min(best_d, cap):
+                d = _surface_distance(mesh, p)
+                if d < best_d:
+                    best, best_d = i, d
     if best_d > tol_mm:
         far = "far" if not np.isfinite(best_d) else f"{best_d:.1f} mm"
         raise PlannerError(

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.render.offscreen import VIEW_CAMERAS
 from planner.view import overlay
 from planner.view.controls import HELP, Controls
 from planner.view.detail import Proxies
@@ -29,14 +30,8 @@ from planner.view.live import PlanState, Replanner, analyse, collision_preview
 __all__ = ["VIEWS", "PlanWindow"]
 
 BACKGROUND = (38, 42, 50)
-# camera direction (scene -> camera) and screen-up, LPS
-VIEWS = {
-    "front": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
-    "left": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-    "right": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-    "below": ((0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
-    "top": ((0.0, 0.0, 1.0), (0.0, -1.0, 0.0)),
-}
+# camera direction (scene -> camera) and screen-up, LPS: the still views of the pictures
+VIEWS = {name: camera for name, camera in VIEW_CAMERAS.items() if name != "orbit"}
 BRIDGE_RGB = (1.0, 0.1, 0.1)
 CONTACT_RGB = (0.2, 0.95, 0.4)
 OUTLINE_RGB = (1.0, 0.95, 0.7)

@@ -8,6 +8,7 @@ from planner.geometry import (
     closest_point_on_triangles,
     closest_point_on_triangles_naive,
     closest_points_on_segments,
+    triangle_bounds,
 )
 
 TRI = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
@@ -119,3 +120,17 @@ def test_few_point_search_matches_the_index():
     assert np.linalg.norm(again - pts, axis=1) == pytest.approx(d1, abs=1e-12)
     with pytest.raises(ValueError, match="empty"):
         closest_point_on_surface(pts, np.zeros((0, 3, 3)))
+
+
+def test_kept_bounds_and_vertices_give_the_same_answers():
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=10.0)
+    pts = np.random.default_rng(7).uniform(-15, 15, size=(30, 3))
+    lo, hi = triangle_bounds(sphere.triangles)
+    assert np.array_equal(lo, sphere.triangles.min(axis=1))
+    assert np.array_equal(hi, sphere.triangles.max(axis=1))
+    plain = closest_point_on_surface(pts, sphere.triangles)
+    kept = closest_point_on_surface(
+        pts, sphere.triangles, bounds=(lo, hi), vertices=sphere.vertices
+    )
+    for a, b in zip(plain, kept, strict=True):
+        assert np.array_equal(a, b)

@@ -42,3 +42,14 @@ def test_many_points_are_blocked_the_same():
 
 def test_no_triangles():
     assert winding_number([[0.0, 0, 0]], np.zeros((0, 3, 3))).tolist() == [0.0]
+
+
+def test_blocks_of_points_and_single_points_agree():
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=3.0)  # 5120 triangles
+    pts = np.random.default_rng(5).uniform(-4, 4, size=(40, 3))  # several blocks
+    together = winding_number(pts, sphere.triangles)
+    alone = np.array([winding_number(p, sphere.triangles)[0] for p in pts])
+    assert np.array_equal(together, alone)
+    r = np.linalg.norm(pts, axis=1)
+    clear = np.abs(r - 3.0) > 0.05
+    assert np.array_equal(contains(pts, sphere.triangles)[clear], (r < 3.0)[clear])

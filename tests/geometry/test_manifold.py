@@ -40,3 +40,28 @@ def test_refusals_name_what_was_converted():
         to_manifold(empty, "empty mesh")
     with pytest.raises(TypeError, match=r"trimesh\.Trimesh"):
         to_manifold(box.vertices, "vertices")
+
+
+def test_an_unchanged_mesh_is_converted_once_and_an_edited_one_again():
+    box = trimesh.creation.box(extents=(1, 2, 3))
+    first = to_manifold(box, "box")
+    assert to_manifold(box, "box") is first  # kept in the mesh's cache
+    box.vertices[:, 0] *= 2  # an in-place edit clears trimesh's cache
+    edited = to_manifold(box, "box")
+    assert edited is not first and edited.volume() == pytest.approx(12.0)
+    box.vertices = box.vertices * 0.5  # so does assigning new vertices
+    assert to_manifold(box, "box").volume() == pytest.approx(1.5)
+    box.faces = box.faces[:, ::-1]  # and new faces: now inward-facing, refused
+    with pytest.raises(PlannerError, match="inward-facing"):
+        to_manifold(box, "box")
+    with pytest.raises(PlannerError, match="inward-facing"):  # a refusal is not kept
+        to_manifold(box, "box")
+
+
+def test_a_mesh_with_its_solid_kept_still_pickles():
+    import pickle
+
+    box = trimesh.creation.box(extents=(1, 2, 3))
+    to_manifold(box, "box")
+    back = pickle.loads(pickle.dumps(box))  # the solid is dropped, and rebuilt on demand
+    assert to_manifold(back, "box").volume() == pytest.approx(6.0)

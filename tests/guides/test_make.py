@@ -115,3 +115,9 @@ def test_sleeves_and_an_open_slot_end_still_make_one_good_body(settings):
     start, end = part.slot.s_range_mm[1] + 1.5, part.slot.s_range_mm[0] - 1.5
     inside = contains(np.array([[47.0, start, 0.0], [47.0, end, 0.0]]), part.mesh.triangles)
     assert inside.tolist() == [settings.get("slot_ends") != "open_start", True]
+
+
+def test_clearance_check_takes_the_worst_of_vertices_and_face_centres(built):
+    _, _, checks = built
+    at, between = checks["clearance_at_vertices_mm"], checks["clearance_between_vertices_mm"]
+    assert checks["clearance_mm"] == [min(at[0], between[0]), max(at[1], between[1])]

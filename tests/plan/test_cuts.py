@@ -139,6 +139,37 @@ def test_untouched_model_passes_through_whole():
     assert result.kerfs[0].by_model_mm3 == {"skull": 0.0, "mandible": pytest.approx(400.0)}
 
 
+def test_cutting_again_gives_the_same_result_and_follows_edits():
+    # the pieces of each model are kept with the mesh, keyed by the cuts' geometry: a
+    # repeated plan reuses them, a moved cut or an edited model is cut afresh
+    import dataclasses
+
+    bar = make_bar()
+    mid = make_osteotomy("mid", (0, 0, 0), (0, 0, 1), (30, 30))
+
+    def volumes(result):
+        return [s.volume_mm3 for s in result.segments]
+
+    first = cut_bone({"bar": bar}, [mid])
+    again = cut_bone({"bar": bar}, [mid])
+    assert volumes(again) == volumes(first) == pytest.approx([11800.0, 11800.0])
+    assert again.segments[0].mesh is not first.segments[0].mesh  # meshes are never shared
+    assert np.array_equal(again.segments[0].mesh.vertices, first.segments[0].mesh.vertices)
+    first.segments[0].mesh.apply_translation((0, 0, 100))  # editing one leaves the next
+    third = cut_bone({"bar": bar}, [mid])
+    assert third.segments[0].mesh.bounds[:, 2].tolist() == pytest.approx(
+        again.segments[0].mesh.bounds[:, 2].tolist()
+    )
+    assert segment_at(third, (0, 0, 20)) == segment_at(again, (0, 0, 20))
+    up = cut_bone({"bar": bar}, [dataclasses.replace(mid, center_mm=(0.0, 0.0, 10.0))])
+    assert volumes(up) == pytest.approx([15800.0, 7800.0])
+    bar.vertices[:, 2] *= 2  # 20 x 20 x 120 now: the kept pieces are dropped
+    longer = cut_bone({"bar": bar}, [mid])
+    assert volumes(longer) == pytest.approx([23800.0, 23800.0])
+    assert longer.model_volume_mm3["bar"] == pytest.approx(48000.0)
+    assert_segments_sound(longer)
+
+
 def test_kerf_mesh_and_frame_follow_the_osteotomy():
     ost = make_osteotomy("k", (1, 2, 3), (0, 0, 1), (40, 30), axis=(0, 1, 0), kerf=1.5)
     frame = osteotomy_frame(ost)
@@ -225,3 +256,50 @@ def test_segment_at_finds_the_segment_under_a_surface_point():
     assert segment_at(result, (0.0, 0.0, -0.2)) == lower  # in the kerf, nearer the lower
     with pytest.raises(PlannerError, match=r"footplate point \(20.0, 3.0, 15.0\) is 10.0 mm"):
         segment_at(result, (20.0, 3.0, 15.0), label="footplate point")
+
+
+def test_only_the_last_few_cuts_are_kept_per_model():
+    import dataclasses
+
+    from planner.geometry.meshcache import cached
+
+    bar = make_bar()
+    mid = make_osteotomy("mid", (0, 0, 0), (0, 0, 1), (30, 30))
+    for z in range(8):
+        result = cut_bone({"bar": bar}, [dataclasses.replace(mid, center_mm=(0.0, 0.0, z))])
+        lower = 400.0 * (30 + z - 0.5)
+        assert [s.volume_mm3 for s in result.segments] == pytest.approx(
+            sorted([lower, 23600.0 - lower], reverse=True)
+        )
+    assert len(cached(bar, "cut_parts", dict)) == 4
+
+
+def test_nearest_mesh_matches_a_brute_force_reference():
+    from planner.geometry import closest_point_on_surface, contains
+    from planner.plan.cuts import nearest_mesh
+
+    meshes = [
+        trimesh.creation.icosphere(subdivisions=2, radius=10.0),
+        trimesh.creation.box(extents=(8, 8, 8)).apply_translation((4, 0, 0)),  # overlaps
+        trimesh.creation.icosphere(subdivisions=2, radius=5.0).apply_translation((30, 0, 0)),
+    ]
+
+    def reference(p, tol):
+        d = [
+            0.0
+            if contains([p], m.triangles)[0]
+            else closest_point_on_surface([p], m.triangles)[1][0]
+            for m in meshes
+        ]
+        best = int(np.argmin(d))  # first of equals
+        return best if d[best] <= tol else None
+
+    rng = np.random.default_rng(11)
+    pts = [*rng.uniform(-15, 40, size=(60, 3)), meshes[2].vertices[0], meshes[1].vertices[0]]
+    for p in pts:
+        want = reference(p, 2.0)
+        if want is None:
+            with pytest.raises(PlannerError, match="from the nearest bone"):
+                nearest_mesh(meshes, p, 2.0, "point")
+        else:
+            assert nearest_mesh(meshes, p, 2.0, "point") == want
