@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from planner.cli.common import add_verb, format_value, path_arg, show
+from planner.cli.common import add_verb, format_value, path_arg, quote, show
 
 CASE_HELP = "the case folder (holding case.json)"
 
@@ -135,7 +135,7 @@ def _edit(args: argparse.Namespace, out) -> int:
         case = edit_guide(load_case(args.case_dir), name, fields, mode=args.mode)
         save_case(case, args.case_dir)
     verb = {"add": "added", "set": "changed", "remove": "removed"}[args.mode]
-    out.print(f"{verb} guide {show(repr(name))} in {show(args.case_dir / 'case.json')}")
+    out.print(f"{verb} guide {quote(name)} in {show(args.case_dir / 'case.json')}")
     if args.mode != "remove":
         out.print("run 'planner check' to build it on the bone and check it")
     return 0

@@ -12,13 +12,7 @@ from planner.cli.common import Progress, add_verb, path_arg, print_warnings, sho
 __all__ = ["add_commands", "print_models", "source_path"]
 
 
-def add_commands(sub) -> None:
-    p = add_verb(
-        sub,
-        "series",
-        "list the series in a folder, DICOMDIR or zip and the one planner would use",
-        "planner series /media/cdrom/DICOMDIR",
-    )
+def _scan_paths_argument(p) -> None:
     p.add_argument(
         "paths",
         nargs="+",
@@ -26,6 +20,16 @@ def add_commands(sub) -> None:
         metavar="PATH",
         help="a folder, a DICOMDIR, a zip, or DICOM files",
     )
+
+
+def add_commands(sub) -> None:
+    p = add_verb(
+        sub,
+        "series",
+        "list the series in a folder, DICOMDIR or zip and the one planner would use",
+        "planner series /media/cdrom/DICOMDIR",
+    )
+    _scan_paths_argument(p)
     _allow_gaps_option(p)
     p.set_defaults(func=_series)
 
@@ -35,13 +39,7 @@ def add_commands(sub) -> None:
         "CT -> skull and mandible models: start a case",
         "planner segment ~/scans/patient_ct -o cases/case1",
     )
-    p.add_argument(
-        "paths",
-        nargs="+",
-        type=path_arg,
-        metavar="PATH",
-        help="a folder, a DICOMDIR, a zip, or DICOM files",
-    )
+    _scan_paths_argument(p)
     p.add_argument(
         "-o",
         "--output",
