@@ -77,7 +77,14 @@ def write_render_outputs(plan, out_dir: str | Path, *, pictures: bool = True) ->
 
     out_dir = Path(out_dir)
     write_scene_glb(plan, out_dir / GLB_NAME)
-    entries = [{"path": GLB_NAME, "kind": "scene", "format": "glTF 2.0 binary", "units": "LPS mm"}]
+    entries = [
+        {
+            "path": GLB_NAME,
+            "kind": "scene",
+            "format": "glTF 2.0 binary",
+            "units": "glTF metres, +Y superior, +Z anterior; meshes in LPS mm under node patient_LPS_mm",
+        }
+    ]
     for rel, kind, mesh in write_cut_and_device_stls(plan, out_dir):
         entries.append({"path": rel, "kind": kind, "triangles": len(mesh.faces)})
     if not pictures or plan.schedule is None:

@@ -1,8 +1,12 @@
 """Files other viewers open: ``scene.glb``, the cut planes and devices as STL, poses as STL.
 
 ``scene.glb`` (glTF 2.0 binary, written by trimesh) holds one named, coloured node per
-thing, in LPS millimetres like every other output (glTF viewers assume metres and +Y up:
-scale by 0.001 in a general-purpose viewer if needed):
+thing. glTF is metres with +Y up and the front facing +Z, so every node hangs under one
+root node, ``patient_LPS_mm``, whose matrix (:data:`LPS_MM_TO_GLTF`) turns patient LPS
+millimetres into glTF: x stays the patient's left, y is superior, z anterior, times 0.001.
+Blender and browser viewers show the head upright, facing the viewer, at its true size;
+the meshes inside the root node keep LPS millimetres, like every other output, for a tool
+that reads node geometry without transforms (undo the root matrix to get LPS mm back):
 
 - ``<segment>`` for each segment that does not move, at day 0;
 - ``<segment>_day0`` and ``<segment>_end`` for each moving segment;
@@ -25,6 +29,8 @@ from planner.errors import PlannerError
 
 __all__ = [
     "GLB_NAME",
+    "GLTF_ROOT",
+    "LPS_MM_TO_GLTF",
     "check_writable",
     "gltf_nodes",
     "write_cut_and_device_stls",
@@ -33,6 +39,17 @@ __all__ = [
 ]
 
 GLB_NAME = "scene.glb"
+GLTF_ROOT = "patient_LPS_mm"
+#: (4, 4) LPS millimetres -> glTF metres (+X left, +Y superior, +Z anterior): a proper
+#: rotation (determinant +1) scaled by 0.001.
+LPS_MM_TO_GLTF = np.array(
+    [
+        [0.001, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.001, 0.0],
+        [0.0, -0.001, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+)
 
 
 def _colored(mesh, rgba):
@@ -80,8 +97,13 @@ def write_scene_glb(plan, path: str | Path) -> Path:
     from planner.fileio import atomic_path
 
     scene = trimesh.Scene()
+    scene.graph.update(
+        frame_from=scene.graph.base_frame, frame_to=GLTF_ROOT, matrix=LPS_MM_TO_GLTF
+    )
     for name, (mesh, rgba) in gltf_nodes(plan).items():
-        scene.add_geometry(_colored(mesh, rgba), node_name=name, geom_name=name)
+        scene.add_geometry(
+            _colored(mesh, rgba), node_name=name, geom_name=name, parent_node_name=GLTF_ROOT
+        )
     data = scene.export(file_type="glb")
     path = Path(path)
     with atomic_path(path) as tmp:
