@@ -34,8 +34,8 @@ def hfm_curvilinear() -> dict:
 
     One osteotomy across the right ramus, cut perpendicular to the vector; one curvilinear
     device (40 mm track) lengthening the ramus downward and forward by 15 mm, its track
-    curving forward. The rest of the mandible moves; the left condyle stays in its joint in
-    the patient, which the rigid model reports as a warning.
+    curving forward. The rest of the mandible moves; the left condyle on it is held in its
+    joint and the mandible turns about it.
     """
     data = bilateral_mandible()
     right = next(o for o in data["osteotomies"] if o["name"] == "ramus_right")

@@ -18,6 +18,11 @@ Several devices on one segment
     isotropic, the fit and the residuals do not depend on the frame's orientation. The
     residual at a device (RMS distance of its frame points under the solved pose and under
     its own pose) is the binding mismatch (:func:`solve_segment_pose`).
+A segment that carries a joint
+    A moving segment that still carries a condyle (one-sided ramus distraction) is held
+    at the joint: it takes the best fit among the rotations about the condyle (two
+    condyles: about the axis through both), :mod:`planner.motion.joint`. What the joint
+    forbids shows as a residual at the device, as for several devices.
 Segments
     Which segment a moving point lies on is found by the osteotomy module; here a
     :class:`Motion` maps distractor names to segment keys. Segments carrying fixed
@@ -43,6 +48,7 @@ from planner.geometry import (
     rotation_about_axis,
     unit,
 )
+from planner.motion.joint import fit_about_joints
 from planner.motion.schedule import Schedule, length_at
 from planner.plan.case import Device, Distractor
 
@@ -214,6 +220,7 @@ def solve_segment_pose(
     lengths_mm: Mapping[str, float] | Sequence[float],
     *,
     footplate_half_size_mm: float = 5.0,
+    joints_mm=None,
 ) -> SegmentPose:
     """The rigid motion of one segment that best satisfies all its devices.
 
@@ -227,11 +234,15 @@ def solve_segment_pose(
         Distraction length of each device.
     footplate_half_size_mm : float
         Half-size of each footplate's point frame (see the module notes).
+    joints_mm : (k, 3) float, optional
+        Joint points the segment carries (k = 1 or 2, e.g. condyles): they stay still and
+        the segment turns about them (:func:`planner.motion.joint.fit_about_joints`).
 
     Returns
     -------
     SegmentPose
-        Exact (zero residual) for one device, or for devices whose own poses agree.
+        Exact (zero residual) for one device, or for devices whose own poses agree,
+        when the segment carries no joint.
     """
     distractors = tuple(distractors)
     if not distractors:
@@ -253,11 +264,13 @@ def solve_segment_pose(
         d.name: footplate_points(d.moving_point_mm, half_size_mm=footplate_half_size_mm)
         for d in distractors
     }
-    if len(distractors) == 1:
+    src = np.vstack([frames[d.name] for d in distractors])
+    dst = np.vstack([apply_affine(own[d.name], frames[d.name]) for d in distractors])
+    if joints_mm is not None and len(joints_mm):
+        matrix = fit_about_joints(src, dst, joints_mm)
+    elif len(distractors) == 1:
         matrix = own[distractors[0].name]
     else:
-        src = np.vstack([frames[d.name] for d in distractors])
-        dst = np.vstack([apply_affine(own[d.name], frames[d.name]) for d in distractors])
         matrix = kabsch(src, dst)
     rms, worst, vec = {}, {}, {}
     for d in distractors:
@@ -296,10 +309,14 @@ class Motion:
     fixed_segment_of : mapping distractor name -> segment key, optional
         The segment holding the fixed footplate; used only to estimate how binding
         forces a proximal segment (e.g. a condyle). Such segments are ground.
+    joints_mm : mapping segment key -> (k, 3) float, optional
+        Joint points (condyles, LPS mm) a moving segment carries: the segment turns about
+        them instead of translating (see :func:`solve_segment_pose`).
     """
 
     segment_of: Mapping[str, str]
     fixed_segment_of: Mapping[str, str] = field(default_factory=dict)
+    joints_mm: Mapping[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self):
         moving = set(self.segment_of.values())
@@ -314,6 +331,9 @@ class Motion:
                     f"distractor {name!r} has its fixed footplate on segment {key!r}, which"
                     " another distractor moves; chained segments are not supported"
                 )
+        stray = sorted(set(self.joints_mm) - moving)
+        if stray:
+            raise ValueError(f"joints_mm names segments no distractor moves: {', '.join(stray)}")
 
     @property
     def segments(self) -> dict[str, tuple[str, ...]]:
@@ -353,6 +373,7 @@ def solve_at(
             {p.device.name: p.device for p in plans},
             {n: length_at(schedule, n, t_days, continuous=continuous) for n in names},
             footplate_half_size_mm=settings.footplate_half_size_mm,
+            joints_mm=motion.joints_mm.get(key),
         )
     return out
 

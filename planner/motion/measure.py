@@ -23,13 +23,18 @@ from planner.motion.distraction import (
 from planner.motion.schedule import Schedule, length_at
 
 __all__ = [
+    "CONDYLES",
     "Advancement",
     "BilateralReport",
     "Measurements",
     "bilateral_report",
+    "joints_on_moving_segments",
     "measure",
     "to_jsonable",
 ]
+
+CONDYLES = ("condyle_left", "condyle_right")
+"""The landmark names of the condyles (joint points, mandibular lengths)."""
 
 
 def to_jsonable(obj, *, digits: int = 6):
@@ -135,7 +140,17 @@ def bilateral_report(
         worst.update(sp.residual_max_mm)
         vec.update(sp.residual_vector_mm)
     for name in names:
-        if mismatch[name] > settings.mismatch_warn_mm:
+        if mismatch[name] <= settings.mismatch_warn_mm:
+            continue
+        key = motion.segment_of[name]
+        if key in motion.joints_mm:
+            warnings.append(
+                f"with its condyle held in the joint, segment {key!r} turns and misses the"
+                f" path of {name!r} by {mismatch[name]:.2f} mm at the target (limit"
+                f" {settings.mismatch_warn_mm:g} mm): the device bends or the condyle is"
+                " pushed out of its fossa; aim the vector across the line to the condyle"
+            )
+        else:
             warnings.append(
                 f"binding mismatch at {name!r} is {mismatch[name]:.2f} mm at the target"
                 f" (limit {settings.mismatch_warn_mm:g} mm): devices bend or loosen and the"
@@ -210,7 +225,7 @@ def measure(
     landmark_segments: Mapping[str, str],
     *,
     landmark: str = "chin",
-    condyles: Sequence[str] = ("condyle_left", "condyle_right"),
+    condyles: Sequence[str] = CONDYLES,
     binding: bool = True,
     settings: MotionSettings | None = None,
 ) -> Measurements:
@@ -260,10 +275,39 @@ def measure(
     moving = set(motion.segment_of.values())
     for c in present:
         key = landmark_segments.get(c)
-        if key in moving:
-            shift = float(np.linalg.norm(after[c] - before[c]))
+        if key not in moving:
+            continue
+        shift = float(np.linalg.norm(after[c] - before[c]))
+        if key in motion.joints_mm:
+            warnings.append(
+                f"{c} lies on the moving segment {key!r}: it is held in its joint and the"
+                f" segment turns about it (moves {shift:.1f} mm; a ball-joint ESTIMATE: in"
+                " the patient the condyle also slides in its fossa and remodels)"
+            )
+        else:
             warnings.append(
                 f"{c} lies on the moving segment {key!r} and moves {shift:.1f} mm in this rigid"
                 " model; in the patient it stays in its joint and the mandible turns about it"
             )
     return Measurements(t, adv, lengths, inter, estimates, tuple(warnings))
+
+
+def joints_on_moving_segments(
+    landmarks_mm: Mapping[str, Sequence[float]],
+    landmark_segments: Mapping[str, str],
+    moving: Collection[str],
+    *,
+    condyles: Sequence[str] = CONDYLES,
+) -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """Moving segment key -> the condyle points it carries (for ``Motion.joints_mm``).
+
+    A condyle on a moving segment (a one-sided ramus distraction moves the body and the
+    far ramus) stays in its joint: the segment turns about it.
+    """
+    out: dict[str, tuple] = {}
+    for c in condyles:
+        key = landmark_segments.get(c)
+        if key in moving and c in landmarks_mm:
+            point = tuple(float(x) for x in landmarks_mm[c])
+            out[key] = (*out.get(key, ()), point)
+    return out

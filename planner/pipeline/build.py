@@ -282,16 +282,20 @@ def _missing_decisions(case: Case) -> list[str]:
 def _motion(case: Case, cut: CutResult, names: list[str], moving_of, fixed_of) -> _MotionPlan:
     """Schedule, motion, landmark segments, bilateral report and measurements."""
     from planner.motion.distraction import Motion
-    from planner.motion.measure import bilateral_report, measure
+    from planner.motion.measure import bilateral_report, joints_on_moving_segments, measure
     from planner.motion.schedule import make_schedule
     from planner.plan.devices import device_catalog
 
     sched = make_schedule(case.distractors, device_catalog(case), case.protocol)
-    motion = Motion(
-        segment_of={d: names[i] for d, i in moving_of.items()},
-        fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
-    )
     landmark_segments, warnings = _landmark_segments(case, cut, names)
+    segment_of = {d: names[i] for d, i in moving_of.items()}
+    motion = Motion(
+        segment_of=segment_of,
+        fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
+        joints_mm=joints_on_moving_segments(
+            case.landmarks_mm, landmark_segments, set(segment_of.values())
+        ),
+    )
     bilateral = bilateral_report(
         motion, sched, landmarks_mm=case.landmarks_mm, landmark_segments=landmark_segments
     )

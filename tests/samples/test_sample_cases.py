@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.bone.models import read_models
@@ -61,8 +62,12 @@ def test_hfm_sample_is_one_sided_and_curvilinear(sample_models_dir, tmp_path):
     assert moving == ["mandible_moving_right"]
     assert plan.case.distractors[0].device == "curvilinear-20-r40"
     assert plan.schedule.distraction_days == pytest.approx(15.0)
-    # the rigid model cannot keep the far condyle in its joint: it says so
+    # the far condyle is held in its joint; the chin swings to the other side (+x, left)
     assert any("condyle_left lies on the moving segment" in w for w in plan.warnings)
+    end = plan.poses_at(plan.schedule.end_of_distraction_days)["mandible_moving_right"]
+    condyle, chin = (np.asarray(plan.case.landmarks_mm[k]) for k in ("condyle_left", "chin"))
+    assert np.allclose(end[:3, :3] @ condyle + end[:3, 3], condyle, atol=1e-6)
+    assert (end[:3, :3] @ chin + end[:3, 3])[0] - chin[0] > 2.0
 
 
 def test_sample_case_refuses_a_file_that_is_not_a_case(tmp_path):
