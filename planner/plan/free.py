@@ -18,14 +18,8 @@ from planner.errors import PlannerError
 from planner.geometry import invert_pose, to_manifold, to_trimesh
 from planner.plan.bridges import Bridge, voxel_bridges
 from planner.plan.case import Distractor, Osteotomy
-from planner.plan.cuts import (
-    CutResult,
-    as_point,
-    format_point,
-    kerf_solid,
-    nearest_mesh,
-    osteotomy_frame,
-)
+from planner.plan.cuts import CutResult, kerf_solid, osteotomy_frame
+from planner.plan.locate import as_point, format_point, nearest_mesh
 
 __all__ = ["Bridge", "FreeSegmentReport", "free_segment_check", "require_free_segment"]
 

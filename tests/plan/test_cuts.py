@@ -276,7 +276,7 @@ def test_only_the_last_few_cuts_are_kept_per_model():
 
 def test_nearest_mesh_matches_a_brute_force_reference():
     from planner.geometry import closest_point_on_surface, contains
-    from planner.plan.cuts import nearest_mesh
+    from planner.plan.locate import nearest_mesh
 
     meshes = [
         trimesh.creation.icosphere(subdivisions=2, radius=10.0),
