@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.pipeline.segments import name_segments, segment_roles, segments_near
+from planner.pipeline.motion_plan import collision_report, collision_warnings, plan_motion
+from planner.pipeline.segments import name_segments, segment_roles
 from planner.plan.case import Case, Distractor, load_case
+from planner.plan.locate import format_point
 from planner.plan.problems import collect, raise_problems
 from planner.progress import ProgressFn
 
@@ -39,8 +41,6 @@ OUT_DIR = "out"
 # A distraction vector this close to its cut plane would slide the segment along the cut.
 VECTOR_IN_PLANE_ERROR_DEG = 10.0
 VECTOR_IN_PLANE_WARN_DEG = 30.0
-# A landmark this close to a second segment is ambiguous (e.g. a condyle in its fossa).
-LANDMARK_AMBIGUITY_MM = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,18 +109,6 @@ class Plan:
         }
 
 
-@dataclass(frozen=True, eq=False)
-class _MotionPlan:
-    """The motion part of a plan (see :class:`Plan`), with its warnings."""
-
-    schedule: Schedule
-    motion: Motion
-    landmark_segments: dict[str, str]
-    bilateral: BilateralReport
-    measurements: Measurements
-    warnings: tuple[str, ...]
-
-
 def plan_case(
     case: Case,
     models: Mapping[str, trimesh.Trimesh],
@@ -186,13 +174,13 @@ def plan_case(
             warnings=tuple(warnings),
             seconds=seconds,
         )
-    moved = _motion(case, cut, names, moving_of, fixed_of)
+    moved = plan_motion(case, cut, names, moving_of, fixed_of)
     warnings += moved.warnings
     report = None
     if collisions:
         with step("collision sweep"):
-            report = _collisions(cut, moved.motion, moved.schedule, progress)
-        warnings += _collision_warnings(report)
+            report = collision_report(cut, moved.motion, moved.schedule, progress)
+        warnings += collision_warnings(report)
     return Plan(
         case,
         cut,
@@ -227,7 +215,7 @@ def _cut(
             )
     for crumb in cut.crumbs:
         warnings.append(
-            f"a {crumb.volume_mm3:.1f} mm³ crumb of {crumb.model} at {_fmt(crumb.center_mm)} "
+            f"a {crumb.volume_mm3:.1f} mm³ crumb of {crumb.model} at {format_point(crumb.center_mm)} "
             "was left out of the segments"
         )
     return cut, warnings
@@ -279,59 +267,6 @@ def _missing_decisions(case: Case) -> list[str]:
     return out
 
 
-def _motion(case: Case, cut: CutResult, names: list[str], moving_of, fixed_of) -> _MotionPlan:
-    """Schedule, motion, landmark segments, bilateral report and measurements."""
-    from planner.motion.distraction import Motion
-    from planner.motion.measure import bilateral_report, joints_on_moving_segments, measure
-    from planner.motion.schedule import make_schedule
-    from planner.plan.devices import device_catalog
-
-    sched = make_schedule(case.distractors, device_catalog(case), case.protocol)
-    landmark_segments, warnings = _landmark_segments(case, cut, names)
-    segment_of = {d: names[i] for d, i in moving_of.items()}
-    motion = Motion(
-        segment_of=segment_of,
-        fixed_segment_of={d: names[i] for d, i in fixed_of.items()},
-        joints_mm=joints_on_moving_segments(
-            case.landmarks_mm, landmark_segments, set(segment_of.values())
-        ),
-    )
-    bilateral = bilateral_report(
-        motion, sched, landmarks_mm=case.landmarks_mm, landmark_segments=landmark_segments
-    )
-    measurements = measure(motion, sched, case.landmarks_mm, landmark_segments)
-    warnings = (*sched.warnings, *warnings, *bilateral.warnings, *measurements.warnings)
-    from planner.motion.footprint import regenerate_warnings  # the vector-to-cut angle
-
-    segments = {names[i]: s.mesh for i, s in enumerate(cut.segments)}
-    warnings += tuple(regenerate_warnings(case.osteotomies, segments, motion, sched))
-    return _MotionPlan(sched, motion, landmark_segments, bilateral, measurements, warnings)
-
-
-def _landmark_segments(
-    case: Case, cut: CutResult, names: list[str]
-) -> tuple[dict[str, str], list[str]]:
-    """The segment each landmark moves with, and warnings for those off or between bones."""
-    from planner.plan.cuts import segment_at
-
-    found, warnings = {}, []
-    for lm, point in case.landmarks_mm.items():
-        try:
-            i = segment_at(cut, point, label=f"landmark {lm!r}")
-        except PlannerError as exc:
-            warnings.append(f"{exc} (it is treated as not moving)")
-            continue
-        found[lm] = names[i]
-        near = segments_near(cut, point, LANDMARK_AMBIGUITY_MM, skip=i)
-        if near:
-            warnings.append(
-                f"landmark {lm!r} is within {LANDMARK_AMBIGUITY_MM:g} mm of "
-                f"{', '.join(names[j] for j in near)} as well as {names[i]}; it is taken to "
-                f"move with {names[i]}: move it into the bone it belongs to"
-            )
-    return found, warnings
-
-
 class _Steps:
     """Time named steps and tell the progress callback."""
 
@@ -353,10 +288,6 @@ class _Steps:
                 self.progress(name, 1, 1)
 
         return timed()
-
-
-def _fmt(p) -> str:
-    return "(" + ", ".join(f"{v:.1f}" for v in np.asarray(p, dtype=float)) + ")"
 
 
 def _vector_to_cut_checks(d: Distractor, case: Case) -> list[str]:
@@ -387,41 +318,6 @@ def _vector_to_cut_checks(d: Distractor, case: Case) -> list[str]:
             f"{ost.name!r}; the segment shears along the cut"
         ]
     return []
-
-
-def _collisions(cut, motion, sched, progress=None):
-    from planner.motion.collision import collision_sweep
-    from planner.motion.distraction import segment_poses
-
-    moving_keys = set(motion.segments)
-    moving = {s.name: s.mesh for s in cut.segments if s.name in moving_keys}
-    static = {s.name: s.mesh for s in cut.segments if s.name not in moving_keys}
-    return collision_sweep(
-        moving,
-        static,
-        segment_poses(motion, sched),
-        0.0,
-        sched.end_of_distraction_days,
-        schedule_times=[a.time_days for a in sched.activations],
-        progress=progress,
-    )
-
-
-def _collision_warnings(report) -> list[str]:
-    """A warning for each new contact and each initial contact that gets worse."""
-    out = []
-    for c in report.contacts:
-        out.append(
-            f"contact on day {c.day} (t = {c.t_days:.2f} d): {c.moving} meets {c.other} at "
-            f"{_fmt(c.point_on_other_mm)}; the movement is blocked there"
-        )
-    for c in report.initial_contacts:
-        if c.worse_at_days is not None:
-            out.append(
-                f"{c.moving} and {c.other}, touching at day 0 at {_fmt(c.point_on_other_mm)}, "
-                f"press together from day {math.floor(c.worse_at_days + 1e-9)}"
-            )
-    return out
 
 
 def _models_match(case: Case, made: dict) -> bool:
