@@ -5,11 +5,14 @@ teeth as one U-shaped piece of bone, open towards the back (+y, LPS) and across 
 patient's midline (:func:`arch_shape`). That holds at any pixel
 size the body is seen at all, where a distance-transform core of the joined bone may never
 come free of the skull. :func:`find_arch` takes the lowest stack of such slices that is
-tall and wide enough to be a mandible (the hyoid is a smaller U), refuses one cut by the
-lower edge of the scan (the upper teeth of a scan of the upper head), and
-:func:`arch_markers` turns it into watershed markers: the lower part of the body, the
-rami followed upwards from it while each stays a piece of its own, and for the skull the
-bone above the arch near the midline, the spine behind it, and the bone above the rami.
+tall enough and shaped like a mandible (:func:`jaw_sized`: the hyoid is a smaller U, a
+vertebra a shallow one) and lies at the front (a U well behind another, say a vertebra
+behind the jaw, is passed over); one slice where partial volume breaks the U does not end
+a stack. It refuses a stack cut by the lower edge of the scan (the upper teeth of a scan
+of the upper head), and :func:`arch_markers` turns it into watershed markers: the lower
+part of the body, the rami followed upwards from each arm's back end while each stays a
+piece of its own, and for the skull the bone above the arch near the midline, the spine
+behind it, and the bone above the rami.
 """
 
 from __future__ import annotations
@@ -21,10 +24,21 @@ from scipy import ndimage as ndi
 
 from planner.scan.volume import apply_affine
 
-__all__ = ["Arch", "ArchShape", "arch_markers", "arch_shape", "find_arch"]
+__all__ = [
+    "Arch",
+    "ArchShape",
+    "arch_markers",
+    "arch_shape",
+    "arch_sides",
+    "axial_axis",
+    "find_arch",
+    "jaw_sized",
+]
 
 _MIN_HEIGHT_MM = 10.0  # a stack of U slices lower than this is not a mandibular body
 _MIN_WIDTH_MM = 45.0  # nor one narrower than this (a hyoid is about 35-45 mm wide)
+_MIN_DEPTH = 0.3  # a mandibular arch's opening over its width (a vertebra's is about 0.2)
+_MAX_BEHIND_MM = 30.0  # a jaw's front lies this close behind the frontmost U (maxilla's)
 _SEED_FRACTION = 0.4  # the lower part of the stack seeds the mandible (the top may be teeth)
 _STRIP = (slice(None),)
 
@@ -89,7 +103,7 @@ class Arch:
     height_mm: float
 
 
-def _axial(affine: np.ndarray) -> tuple[int, int] | None:
+def axial_axis(affine: np.ndarray) -> tuple[int, int] | None:
     """(axis closest to z, +1 if the index rises towards the head else -1), or None."""
     direction = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
     axis = int(np.argmax(np.abs(direction[2])))
@@ -134,7 +148,7 @@ def find_arch(
     Arch or None, str
         The arch, or None and the reason.
     """
-    axial = _axial(affine)
+    axial = axial_axis(affine)
     if axial is None:
         return None, "the series is not axial enough to follow the jaw slice by slice"
     axis, up = axial
@@ -146,6 +160,7 @@ def find_arch(
     eight = np.ones((3, 3), dtype=bool)
     stacks: list[list[tuple[int, np.ndarray, ArchShape]]] = []
     current: list[tuple[int, np.ndarray, ArchShape]] = []
+    missed = 0
     for s in order:
         plane = np.take(work, s, axis=axis)
         comps, m = ndi.label(plane, structure=eight)
@@ -166,11 +181,15 @@ def find_arch(
                 stacks.append(current)
                 current = []
         if best is None:
-            if current:
+            # one slice without the U is passed over (at coarse pixels partial volume can
+            # break the thin body in a slice); a second ends the stack
+            missed += 1
+            if missed > 1 and current:
                 stacks.append(current)
-            current = []
+                current = []
         else:
             current.append(best)
+            missed = 0
     if current:
         stacks.append(current)
     step = float(spacing[axis])
@@ -185,10 +204,16 @@ def find_arch(
                     height = len(stack) * step
                     return Arch(axis, slices, masks, widest[2], height), "the point given"
         return _arch_at(work, affine, axis, order, at, step)
+    # the mandible is the front U: a jaw-sized U well behind another (a vertebra behind
+    # the jaw or the upper teeth) is not it
+    fronts = [t[2].front_y for stack in stacks for t in stack if jaw_sized(t[2])]
+    front_y = min(fronts, default=0.0)
     for stack in stacks:
-        height = len(stack) * step
+        height = (abs(stack[-1][0] - stack[0][0]) + 1) * step
         widest = max(stack, key=lambda t: t[2].width_mm)
-        if height < _MIN_HEIGHT_MM or widest[2].width_mm < _MIN_WIDTH_MM:
+        if height < _MIN_HEIGHT_MM or not jaw_sized(widest[2]):
+            continue
+        if widest[2].front_y > front_y + _MAX_BEHIND_MM:
             continue
         if floor and stack[0][0] in order[:2]:
             return None, (
@@ -199,6 +224,16 @@ def find_arch(
             axis, [t[0] for t in stack], [t[1] for t in stack], widest[2], height
         ), f"a U-shaped arch {height:.0f} mm tall, {widest[2].width_mm:.0f} mm wide"
     return None, "no U-shaped lower-jaw arch (open towards the back, across the midline)"
+
+
+def jaw_sized(shape: ArchShape) -> bool:
+    """Wide and deep enough for a mandibular arch.
+
+    A hyoid is a smaller U (35-45 mm); a vertebra cut between its laminae (body in front,
+    pedicles and transverse processes at the sides) is a U open backwards too, but a
+    shallow one: its opening is about a fifth of its width, a jaw's about half.
+    """
+    return shape.width_mm >= _MIN_WIDTH_MM and shape.opening_mm >= _MIN_DEPTH * shape.width_mm
 
 
 def _arch_at(
@@ -243,8 +278,8 @@ def _arch_at(
     return arch, "the point given on the chin"
 
 
-def _lateral(points: np.ndarray, arch: ArchShape) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the points on the patient's right (-x side) and left of the arch's arms."""
+def arch_sides(points: np.ndarray, arch: ArchShape) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the points (n, 3) LPS mm on the patient's right (-x) and left of the arms."""
     dx = points[:, 0] - arch.centre_x
     return dx < -0.2 * arch.width_mm, dx > 0.2 * arch.width_mm
 
@@ -283,12 +318,14 @@ def arch_markers(
     points = _slice_points(found.masks[n_seed - 1], axis, top, affine)
     ij = np.argwhere(found.masks[n_seed - 1])
     highest = top
-    y_back = float(np.percentile(points[:, 1], 98))
     carry_max = max(2, round(6.0 / step))
-    for side in _lateral(points, shape):
+    for side in arch_sides(points, shape):
         prev = np.zeros(found.masks[0].shape, dtype=bool)
-        # the arm's back end, where the ramus rises
-        back = side & (points[:, 1] > y_back - 15.0)
+        if not side.any():
+            continue
+        # the arm's back end, where the ramus rises (each arm's own: a head turned about
+        # its long axis brings one arm further back than the other)
+        back = side & (points[:, 1] > float(np.percentile(points[side, 1], 98)) - 15.0)
         prev[tuple(ij[back].T)] = True
         s, carried = top + up, 0
         while prev.any() and 0 <= s < work.shape[axis] and carried <= carry_max:
@@ -331,140 +368,3 @@ def arch_markers(
     sel = sel[markers[tuple(sel.T)] == 0]
     markers[tuple(sel.T)] = 1
     return markers, markers == 2
-
-
-def verify_mandible(
-    mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
-) -> tuple[bool, str]:
-    """Is a separated mandible a lower jaw? (a wrong jaw is worse than none).
-
-    Checked in LPS mm on the labels: its volume is plausible (5-200 cm³, under half the
-    bone); its lower part is a U-shaped arch open towards the back; both arms rise at
-    least 20 mm above its lowest point (the rami); other bone lies above the middle of
-    its height (the skull base and maxilla it hangs from).
-
-    Parameters
-    ----------
-    mandible, bone : (ni, nj, nk) bool
-        The candidate and all kept bone, on one grid.
-    affine : (4, 4) float
-        Index -> LPS mm.
-
-    Returns
-    -------
-    bool, str
-        Whether it passes, and the reason when not ("" when it does).
-    """
-    vox = float(abs(np.linalg.det(affine[:3, :3])))
-    cm3 = np.count_nonzero(mandible) * vox / 1000.0
-    bone_cm3 = np.count_nonzero(bone) * vox / 1000.0
-    if not 5.0 <= cm3 <= 200.0 or cm3 > 0.5 * bone_cm3:
-        return False, f"the candidate holds {cm3:.0f} cm³ of {bone_cm3:.0f} cm³ of bone"
-    ijk = np.argwhere(mandible)
-    if len(ijk) > 40000:
-        ijk = ijk[:: len(ijk) // 40000]
-    p = apply_affine(affine, ijk)
-    z = p[:, 2]
-    z0, z1 = float(np.percentile(z, 1)), float(np.percentile(z, 99))
-    low = p[z < z0 + 0.4 * (z1 - z0)]
-    shape = arch_shape(low)
-    if not shape.is_arch:
-        return False, "the candidate's lower part is not a U-shaped arch open towards the back"
-    for side in _lateral(p, shape):
-        if not side.any() or float(np.percentile(z[side], 98)) < z0 + 20.0:
-            return False, "the candidate has no ramus rising from each end of the arch"
-    # the maxilla and the skull base lie above the middle of its height
-    others = np.argwhere(bone & ~mandible)
-    stride = max(1, len(others) // 40000)
-    above = apply_affine(affine, others[::stride])[:, 2] > z0 + 0.5 * (z1 - z0)
-    above_cm3 = np.count_nonzero(above) * stride * vox / 1000.0
-    if above_cm3 < 0.3 * cm3:
-        return False, "little bone lies above the candidate (no skull base or maxilla over it)"
-    return True, ""
-
-
-def trim_above_occlusion(
-    mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """Give the maxilla back: cut the mandible at the gap between the front teeth.
-
-    Near the midline and in front, the bone of an axial slice shrinks from the chin up to
-    the teeth and grows again in the maxilla; where the teeth of the two jaws meet it is
-    smallest (the occlusal gap, a few pixels even where the crowns touch). Above the first
-    slice with under a quarter of the bone of the symphysis, the mandible keeps only what
-    lies outside the maxilla's reach (the rami: lateral and behind the teeth) and is still
-    joined to the body.
-
-    Parameters
-    ----------
-    mandible, bone : (ni, nj, nk) bool
-        The candidate and all kept bone, on one grid.
-    affine : (4, 4) float
-        Index -> LPS mm.
-
-    Returns
-    -------
-    (ni, nj, nk) bool, float
-        The mandible, trimmed, and the volume given back to the skull (mm³).
-    """
-    axial = _axial(affine)
-    if axial is None or not mandible.any():
-        return mandible, 0.0
-    axis, up = axial
-    ijk = np.argwhere(mandible)
-    stride = max(1, len(ijk) // 40000)
-    p = apply_affine(affine, ijk[::stride])
-    z0, z1 = np.percentile(p[:, 2], [1, 99])
-    shape = arch_shape(p[p[:, 2] < z0 + 0.4 * (z1 - z0)])
-    if not shape.is_arch:
-        return mandible, 0.0
-    bi = np.argwhere(bone)
-    bp = apply_affine(affine, bi)
-    dx = np.abs(bp[:, 0] - shape.centre_x)
-    front = (dx < 0.25 * shape.width_mm) & (bp[:, 1] < shape.front_y + 0.5 * shape.opening_mm)
-    n = bone.shape[axis]
-    area = np.bincount(bi[front, axis], minlength=n)
-    owned = np.bincount(bi[front, axis], weights=mandible[tuple(bi[front].T)], minlength=n)
-    order = list(range(n)) if up > 0 else list(range(n - 1, -1, -1))
-    area, owned = area[order], owned[order]
-    if not owned.any():
-        return mandible, 0.0
-    lo = int(np.argmax(owned > 0))  # the chin's lowest slice
-    peak = 0.0
-    cut = None
-    for t in range(lo, n):
-        peak = max(peak, float(area[t]))
-        if owned[t] == 0:
-            break  # the mandible stops below the teeth: no maxilla to give back
-        if peak > 0 and area[t] <= 0.25 * peak:
-            # the narrowest slice of the teeth: follow the bone down to where it grows
-            # again (the upper teeth and maxilla); that slice starts the maxilla
-            while t + 1 < n and area[t + 1] <= area[t] and owned[t + 1] > 0:
-                t += 1
-            if t + 1 < n and owned[t + 1] > 0 and area[t + 1 : t + 4].max() > area[t]:
-                cut = t + 1
-            break
-    out = mandible.copy()
-    if cut is not None:
-        above = np.zeros(n, dtype=bool)
-        above[order[cut:]] = True
-        maxilla = (dx < 0.3 * shape.width_mm) | (bp[:, 1] < shape.front_y + 0.6 * shape.opening_mm)
-        drop = bi[maxilla & above[bi[:, axis]]]
-        out[tuple(drop.T)] = False
-    # above the front teeth the mandible is its two rami only: nothing near the midline
-    # (skull base, vomer, spine) and nothing far behind the angles (the mastoids)
-    chin = front & out[tuple(bi.T)] & (dx < 0.1 * shape.width_mm)
-    if chin.any():
-        z_teeth = float(bp[chin, 2].max()) + 5.0
-        y_back = float(np.percentile(p[p[:, 2] < z0 + 0.4 * (z1 - z0), 1], 98))
-        high = bp[:, 2] > z_teeth
-        off = high & ((dx < 0.3 * shape.width_mm) | (bp[:, 1] > y_back + 15.0))
-        drop = bi[off]
-        out[tuple(drop.T)] = False
-    comps, m = ndi.label(out)
-    if m > 1:
-        sizes = np.bincount(comps.ravel(), minlength=m + 1)
-        sizes[0] = 0
-        out = comps == int(np.argmax(sizes))
-    vox = float(abs(np.linalg.det(affine[:3, :3])))
-    return out, float(np.count_nonzero(mandible & ~out)) * vox

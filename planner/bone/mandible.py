@@ -4,17 +4,20 @@ The mandible's watershed marker is found anatomically, in patient LPS coordinate
 shallowest distance-transform depth where one comes free, the largest core that is a
 U-shaped arch, open towards the back and across the patient's midline
 (:func:`planner.bone.arch.arch_shape`). The skull gets the largest other cores and the
-hard palate inside the arch as markers. Where no core comes free (coarse pixels), or the
-mandible it gives misses the lower jaw's body, the markers come from the arch found slice
-by slice (:mod:`planner.bone.arch`); a point on the chin given by the user seeds it too.
-A marker-based watershed on the distance transform then splits the mandible from the skull
-where the two touch at scan resolution (teeth in occlusion, condyles in their fossae).
-That cuts where the joined bone is narrowest, which at a temporomandibular joint is the
-condylar neck; :func:`refine_contacts` then moves the boundary, at full resolution, into
-the joint gap (an HU valley between two cortices) wherever that gap is the deeper valley.
-:func:`find_mandible` runs it all, gives the maxilla back above the front teeth and keeps
-only the rami above them (:func:`planner.bone.arch.trim_above_occlusion`), and verifies
-the result (:func:`planner.bone.arch.verify_mandible`): a wrong jaw is worse than none.
+hard palate inside the arch as markers. The arch found slice by slice
+(:mod:`planner.bone.arch`) gives a second set of markers; its split is used where no core
+comes free (coarse pixels), where the cores' mandible misses the lower jaw's body, or
+where it is the more jaw-like of the two (a smaller interface with the skull, halves more
+alike: :func:`planner.bone.candidate.split_cost`). A point on the chin given by the user
+seeds it too. A marker-based watershed on the distance transform splits the mandible from
+the skull where the two touch at scan resolution (teeth in occlusion, condyles in their
+fossae). That cuts where the joined bone is narrowest, which at a temporomandibular joint
+is the condylar neck; :func:`planner.bone.contacts.refine_contacts` then moves the
+boundary, at full resolution, into the joint gap (an HU valley between two cortices)
+wherever that gap is the deeper valley. :func:`find_mandible` runs it all, gives the
+maxilla back above the front teeth and keeps only the rami above them
+(:func:`planner.bone.candidate.trim_above_occlusion`), and verifies the result
+(:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse than none.
 Used by :func:`planner.bone.labels.segment_bone`.
 """
 
@@ -28,13 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from planner.bone.arch import (
-    arch_markers,
-    arch_shape,
-    find_arch,
-    trim_above_occlusion,
-    verify_mandible,
-)
+from planner.bone.arch import arch_markers, arch_shape, find_arch
+from planner.bone.candidate import split_cost, trim_above_occlusion, verify_mandible
+from planner.bone.contacts import refine_contacts
 from planner.bone.grid import Grid, dilate_box, grow_box
 from planner.scan.volume import apply_affine
 
@@ -207,10 +206,18 @@ def split_mandible(
         mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
         how = f"distance-transform cores at {how_cores}"
     if arch is not None and at is None:
+        # the arch's own markers, when the cores' mandible misses the arch's seed, or when
+        # they make the split more like a lower jaw (a smaller interface with the skull,
+        # halves more alike: split_cost)
         arch_marks, seed = arch_markers(work, affine, arch)
-        if mandible is None or np.count_nonzero(mandible & seed) < 0.8 * np.count_nonzero(seed):
-            markers = arch_marks
-            mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
+        other = watershed(-edt, arch_marks, mask=work, connectivity=1) == 2
+        if (
+            mandible is None
+            or np.count_nonzero(mandible & seed) < 0.8 * np.count_nonzero(seed)
+            or split_cost(other, work, affine, arch.shape)
+            < split_cost(mandible, work, affine, arch.shape)
+        ):
+            markers, mandible = arch_marks, other
             how = f"slice by slice from {how}"
     near = (
         None if at is None else grow_box(tuple(slice(a, a + 1) for a in at), (2, 2, 2), work.shape)
@@ -350,127 +357,3 @@ def find_mandible(
         why = f"a candidate was found ({how}) but rejected: {why}"
         return MandibleSearch(None, full_box, why, f"no mandible made: {why}; {_HELP}")
     return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})")
-
-
-# --- refinement of the boundary where the bones touch, at full resolution
-
-
-_REACH_MM = 10.0  # how far from the first boundary the joint gap is looked for
-
-
-def _directions() -> np.ndarray:
-    """The 13 voxel steps, one per line through a voxel and a 26-neighbour."""
-    steps = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
-    return np.array(steps, dtype=int)
-
-
-def _valley_depth(hu: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """How far the voxels ``at`` (n, 3) read below the voxels either side along some line, HU.
-
-    For each of the 13 lines through a voxel and its 26-neighbours: the lower of the two
-    neighbours on the line minus the voxel, and for a valley two voxels wide (the voxel and
-    the next one on the line both low), the lower of the two voxels flanking the pair minus
-    the higher of the pair; the largest over lines. A joint gap narrower than a voxel,
-    between two cortices, is such a valley; the inside of a cancellous region wider than
-    two voxels is not. Lines leaving the array are skipped.
-    """
-    shape = np.array(hu.shape)
-
-    def value(offset: np.ndarray) -> np.ndarray:
-        q = at + offset
-        inside = np.all((q >= 0) & (q < shape), axis=1)
-        out = np.full(len(at), -np.inf, dtype=np.float32)
-        out[inside] = hu[tuple(q[inside].T)]
-        return out
-
-    here = value(np.zeros(3, dtype=int))
-    depth = np.zeros(len(at), dtype=np.float32)
-    for d in _directions():
-        ahead, behind = value(d), value(-d)
-        depth = np.maximum(depth, np.minimum(ahead, behind) - here)
-        # the pairs (p, p + d) and (p - d, p)
-        depth = np.maximum(depth, np.minimum(behind, value(2 * d)) - np.maximum(here, ahead))
-        depth = np.maximum(depth, np.minimum(ahead, value(-2 * d)) - np.maximum(here, behind))
-    return depth
-
-
-def _boundary(labels: np.ndarray) -> np.ndarray:
-    """Voxels of label 1 or 2 with a face neighbour of the other label."""
-    one, two = labels == 1, labels == 2
-    return one & ndi.binary_dilation(two) | two & ndi.binary_dilation(one)
-
-
-def refine_contacts(
-    mandible: np.ndarray,
-    bone: np.ndarray,
-    hu: np.ndarray,
-    affine: np.ndarray,
-    box: tuple[slice, ...],
-) -> np.ndarray:
-    """Move the mandible's boundary into the joint gaps where the two bones touch.
-
-    The watershed on the distance transform cuts where the joined bone is narrowest; at a
-    temporomandibular joint that is the condylar neck, since the condyle touches its fossa
-    over a wider area. Near that first boundary (within ``_REACH_MM``), a second watershed
-    on the CT values (flooded from the first labels beyond the reach, densest bone first)
-    meets in the joint gap, which reads lower than the cortices either side. It would also
-    cut through cancellous bone, which reads low too (say around the roots of teeth): each
-    connected piece of bone that it relabels is kept only if its new boundary runs through
-    a deeper valley of the CT values (:func:`_valley_depth`) than its old one.
-
-    Parameters
-    ----------
-    mandible : (ni, nj, nk) bool
-        The mandible (first watershed) on ``bone[box]``.
-    bone, hu : (Ni, Nj, Nk) arrays
-        Bone mask and HU of the whole (C-ordered) volume.
-    affine : (4, 4) float
-        Index of ``bone``/``hu`` -> LPS mm.
-    box : tuple of slice
-        Where ``mandible`` lies in ``bone``.
-
-    Returns
-    -------
-    (ni, nj, nk) bool
-        The mandible, refined.
-    """
-    from skimage.segmentation import watershed
-
-    spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    solid = bone[box]
-    first = solid.view(np.uint8) + mandible.view(np.uint8)  # 0 none, 1 skull, 2 mandible
-    interface = _boundary(first)
-    if not interface.any():
-        return mandible
-    reach = np.ceil(_REACH_MM / spacing).astype(int) + 2
-    near = grow_box(ndi.find_objects(interface.view(np.uint8))[0], reach, interface.shape)
-    full = tuple(
-        slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, near, strict=True)
-    )
-    old, b = first[near], solid[near]
-    h = hu[full].astype(np.float32)
-    zone = b & (ndi.distance_transform_edt(~interface[near], sampling=spacing) <= _REACH_MM)
-    # flooded from the first labels just beyond the reach
-    region = b & ndi.binary_dilation(zone)
-    markers = np.where(region & ~zone, old, 0).astype(np.int32)
-    new = watershed(-h, markers, mask=region, connectivity=1).astype(np.uint8)
-    new[~region | (new == 0)] = old[~region | (new == 0)]  # what neither flood reached
-    changed = new != old
-    pieces, n = ndi.label(changed, structure=np.ones((3, 3, 3)))
-    if n == 0:
-        return mandible
-    old_edge, new_edge = _boundary(old), _boundary(new)
-    out = old.copy()
-    for i, piece in enumerate(ndi.find_objects(pieces), start=1):
-        grown = grow_box(piece, (1, 1, 1), b.shape)
-        origin = [g.start for g in grown]
-        mine = pieces[grown] == i
-        here = ndi.binary_dilation(mine, structure=np.ones((3, 3, 3)))
-        was = np.argwhere(here & old_edge[grown]) + origin
-        now = np.argwhere(here & new_edge[grown]) + origin
-        # a piece that did not border the old boundary gives nothing to compare: kept as was
-        if len(now) and len(was) and _valley_depth(h, now).mean() > _valley_depth(h, was).mean():
-            out[grown][mine] = new[grown][mine]
-    result = mandible.copy()
-    result[near] = out == 2
-    return result

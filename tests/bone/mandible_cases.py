@@ -5,9 +5,9 @@ no mandible is in view, and none must be made). Used by ``tests/bone/test_mandib
 and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
 
 - ``pt_N``: the four shared head-and-neck CTs with an expert's mandible contour;
-- ``pt_N@4.5mm``, ``pt_N@5mm``: the same, scan and contour resampled to coarser pixels
-  (``scipy.ndimage.zoom``, the contour with order 0) as on the scans with 4.6-5.1 mm
-  pixels where the jaw was missed;
+- ``pt_N@4.5mm``, ``pt_N@4.75mm``, ``pt_N@5mm``: the same, scan and contour resampled to
+  coarser pixels (``scipy.ndimage.zoom``, the contour with order 0) as on the scans with
+  4.6-5.1 mm pixels where the jaw was missed;
 - ``sample@0.4mm``, ``sample@1mm``, ``sample@2mm``: the synthetic head (its molars in
   occlusion and its condyles in their fossae, 0.5 mm apart: joined at scan resolution);
 - ``skull-0051``: a real upper head whose mandibular body is below the field of view;
@@ -170,7 +170,7 @@ def cases() -> list[Case]:
     for n in HEADNECK:
         out.append(Case(f"pt_{n}", 0.85 if n != 9 else 0.75, _hn(n, None), **_contour(n)))
     for n in HEADNECK:
-        for px in (4.5, 5.0):
+        for px in (4.5, 4.75, 5.0):
             out.append(Case(f"pt_{n}@{px:g}mm", 0.75, _hn(n, px), **_contour(n)))
     for mm, goal in SAMPLE_GOALS.items():
         out.append(Case(f"sample@{mm:g}mm", goal, _sample_maker(mm), needs_data=False))

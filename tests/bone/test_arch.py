@@ -1,0 +1,146 @@
+"""The lower-jaw arch and the checks on a mandible candidate, on shapes with known answers.
+
+:mod:`planner.bone.arch` (the U-shaped arch, found slice by slice) and
+:mod:`planner.bone.candidate` (verification, the comparison of two splits): synthetic point
+clouds and 1 mm grids whose right answer is known, each also built to show the failure
+the rule prevents (a vertebra, a broken slice, bone in front of the chin, a lost ramus).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.bone.arch import arch_shape, find_arch, jaw_sized
+from planner.bone.candidate import split_cost, verify_mandible
+from planner.scan.volume import apply_affine as apply_lps
+
+
+def _u_points(width=90.0, depth=70.0, z=0.0, n=400) -> np.ndarray:
+    """An arch of points (LPS mm), front at y = 0, arms running back to y = depth."""
+    t = np.linspace(-1, 1, n)
+    x = t * width / 2
+    y = depth * t**2
+    return np.stack([x, y, np.full(n, z)], axis=1)
+
+
+def test_arch_shape_u_open_backwards():
+    assert arch_shape(_u_points()).is_arch
+    # the same U opening towards the face (+y front) is not a lower jaw
+    flipped = _u_points() * [1, -1, 1]
+    assert not arch_shape(flipped).is_arch
+    # a closed ring (a cranial vault cut axially) is not either
+    a = np.linspace(0, 2 * np.pi, 400)
+    ring = np.stack([60 * np.cos(a), 80 * np.sin(a), np.zeros_like(a)], axis=1)
+    assert not arch_shape(ring).is_arch
+    # a narrow U (a hyoid, 25 mm) is no mandible
+    assert not arch_shape(_u_points(width=25.0, depth=20.0)).is_arch
+
+
+def _jaw_grid(*, rami=True, skull=True, body_mm=12):
+    """A 1 mm grid: a U body (x ±40, y 0..60) 12 mm tall, rami, a skull slab above."""
+    shape = (120, 110, 120)
+    affine = np.eye(4)
+    affine[:3, 3] = [-60.0, -20.0, -40.0]
+    x, y, z = (np.indices(shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    u = np.abs(y - 60.0 * (x / 40.0) ** 2) < 4.0
+    body = u & (np.abs(x) <= 40) & (z >= 0) & (z < body_mm)
+    mandible = body.copy()
+    if rami:
+        for side in (-1, 1):
+            mandible |= (np.abs(x - 38 * side) < 3) & (np.abs(y - 56) < 6) & (z >= 0) & (z < 45)
+    bone = mandible.copy()
+    if skull:
+        bone |= (z >= 47) & (z < 60) & (np.abs(x) < 55) & (y > -15) & (y < 85)
+    return bone, mandible, affine
+
+
+def test_verify_accepts_a_jaw_and_refuses_what_is_not():
+    bone, mandible, affine = _jaw_grid()
+    assert verify_mandible(mandible, bone, affine) == (True, "")
+    # no rami: a U alone (the upper dental arch, a hyoid) is not a mandible
+    bone, mandible, affine = _jaw_grid(rami=False)
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "ramus" in why
+    # nothing above it, bone only below (a neck): not hanging from a skull
+    bone, mandible, affine = _jaw_grid(skull=False)
+    bone[:, :, :38] |= np.roll(bone[:, :, :38], 0) | (np.indices(bone.shape)[2][:, :, :38] < 30)
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "above" in why
+    # the whole skull as a candidate: too much of the bone
+    bone, _, affine = _jaw_grid()
+    ok, why = verify_mandible(bone, bone, affine)
+    assert not ok and "cm³" in why
+
+
+def test_find_arch_refuses_an_arch_cut_by_the_scan_floor():
+    bone, _, affine = _jaw_grid()
+    arch, how = find_arch(bone, affine, 0.0, floor=False)
+    assert arch is not None and arch.height_mm >= 10
+    # the same bone with its lower edge the scan's: the arch is cut (a jaw not in view)
+    cut = bone[:, :, 42:]  # the scan starts 2 mm above the jaw's lower border (z 0)
+    lifted = affine.copy()
+    lifted[2, 3] += 42
+    arch, how = find_arch(cut, lifted, 0.0, floor=True)
+    assert arch is None and "lower edge" in how
+
+
+def test_a_vertebra_is_not_jaw_sized():
+    # a vertebra cut between its laminae: a U open backwards, but shallow (50 mm wide,
+    # opening about a quarter of that)
+    vertebra = arch_shape(_u_points(width=50.0, depth=20.0))
+    assert vertebra.is_arch and not jaw_sized(vertebra)
+    assert jaw_sized(arch_shape(_u_points()))
+    # narrower than a jaw (a hyoid) however deep
+    assert not jaw_sized(arch_shape(_u_points(width=40.0, depth=40.0)))
+
+
+def test_find_arch_passes_over_one_broken_slice():
+    bone, _, affine = _jaw_grid()
+    x = np.indices(bone.shape)[0] + affine[0, 3]
+    broken = bone.copy()
+    broken[(np.abs(x) < 3)[:, :, 0], 45] = False  # the body cut at the chin in one slice
+    arch, how = find_arch(broken, affine, 0.0, floor=False)
+    assert arch is not None and arch.height_mm >= 10, how
+    # two slices cut: two stacks of 5 mm, neither a mandibular body
+    broken[(np.abs(x) < 3)[:, :, 0], 46] = False
+    arch, how = find_arch(broken, affine, 0.0, floor=False)
+    assert arch is None
+
+
+def test_find_arch_takes_the_front_u_not_one_behind_it():
+    # a jaw-sized U 65 mm behind the chin and below it (where a vertebra would be): the
+    # lowest U, but not the mandible
+    bone, _, affine = _jaw_grid()
+    bone = np.pad(bone, ((0, 0), (0, 40), (0, 0)))
+    x, y, z = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    behind = (np.abs(y - 65.0 - 40.0 * (x / 25.0) ** 2) < 4.0) & (np.abs(x) <= 25)
+    behind &= (z >= -30) & (z < -15)
+    arch, _ = find_arch(bone | behind, affine, 0.0, floor=False)
+    assert arch is not None and abs(arch.shape.front_y) < 5.0
+    # alone, it would be taken: the rule is what passes it over
+    arch, _ = find_arch(behind, affine, 0.0, floor=False)
+    assert arch is not None and arch.shape.front_y > 60.0
+
+
+def test_verify_refuses_a_candidate_with_bone_in_front_of_its_arch():
+    bone, mandible, affine = _jaw_grid()
+    x, y, z = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    # 3.8 cm³ of bone 11-19 mm in front of the chin, at the body's height
+    bone |= (np.abs(x) < 20) & (y >= -19) & (y < -11) & (z >= 0) & (z < 12)
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "in front" in why
+
+
+def test_split_cost_prefers_the_jaw_to_a_split_that_loses_or_takes_bone():
+    bone, mandible, affine = _jaw_grid()
+    x, y, z = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    # the rami reach the skull (condyles in their fossae): the bone is one piece
+    for side in (-1, 1):
+        bone |= (np.abs(x - 38 * side) < 3) & (np.abs(y - 56) < 6) & (z >= 0) & (z < 48)
+    shape = arch_shape(apply_lps(affine, np.argwhere(mandible & (z < 12))))
+    right = mandible & ~((x < 0) & (z >= 12))  # the right ramus to the skull
+    # the left condyle with a piece of the temporal bone over it
+    temporal = mandible | (bone & (np.abs(x - 38) < 12) & (np.abs(y - 56) < 12) & (z < 52))
+    good = split_cost(mandible, bone, affine, shape)
+    assert good < split_cost(right, bone, affine, shape)
+    assert good < split_cost(temporal, bone, affine, shape)
