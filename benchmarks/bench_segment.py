@@ -57,7 +57,9 @@ t0 = time.perf_counter()
 code = main(["segment", sys.argv[1], "-o", sys.argv[2], "--force"])
 t = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"code": code, "seconds": t, "rss": rss}))
+from planner.bone import decimate
+helper = decimate.helper_peak_bytes  # its own peak (ru_maxrss of children counts the fork)
+print(json.dumps({"code": code, "seconds": t, "rss": rss, "helper_rss": helper}))
 """
 
 IMPORTS = r"""
@@ -107,6 +109,13 @@ def run_case(series: Path, ni: int, nj: int, volume_bytes: int, work: Path, repe
         f"of which {base['rss'] / 2**20:.0f} MiB is the interpreter and libraries → "
         f"{(seg_rss - base['rss']) / volume_bytes:.2f}× the volume above that (goal ≤ 4×)"
     )
+    helper = median([s.get("helper_rss", 0) for s in segs])
+    if helper:
+        print(
+            f"  + the decimation helper process (its own interpreter and slabs): peak "
+            f"{helper / 2**20:.0f} MiB; both peaks added, above the libraries: "
+            f"{(seg_rss + helper - base['rss']) / volume_bytes:.2f}× the volume (an upper bound)"
+        )
     report = json.loads((work / "case" / "models" / "models.json").read_text())
     for m in report["models"]:
         print(
@@ -114,7 +123,13 @@ def run_case(series: Path, ni: int, nj: int, volume_bytes: int, work: Path, repe
             f"watertight on disk {'yes' if m['watertight'] else 'NO'}, "
             f"deviation {m['deviation_mean_mm']}/{m['deviation_max_mm']} mm (bound 1.5)"
         )
-    print("  seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
+    sec = report["seconds"]
+    print(
+        "  seconds: "
+        + ", ".join(f"{k} {v}" for k, v in sec.items())
+        + f"; outside the stage (imports, writing and checking the files, summary): "
+        f"{segs[-1]['seconds'] - sec.get('total', 0):.2f}"
+    )
 
     exe = shutil.which("dicom2stl")
     if not exe:

@@ -7,7 +7,7 @@ and the exact maximum over all of them (its bounds use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,11 +28,14 @@ class Deviation:
         Maximum over all dense vertices.
     p99_mm : float
         99th percentile (from the same sample as the mean).
+    far : (k,) int array or None
+        With ``far_mm`` given and exceeded: every dense vertex farther than ``far_mm``.
     """
 
     mean_mm: float
     max_mm: float
     p99_mm: float = float("nan")
+    far: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def _polydata(vertices: np.ndarray, faces: np.ndarray):
@@ -56,7 +59,12 @@ def _polydata(vertices: np.ndarray, faces: np.ndarray):
 
 
 def deviation(
-    dense: np.ndarray, vertices: np.ndarray, faces: np.ndarray, *, chunk: int = 131_072
+    dense: np.ndarray,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    *,
+    chunk: int = 131_072,
+    far_mm: float | None = None,
 ) -> Deviation:
     """Distance from the dense vertices to the surface (vertices, faces), mm.
 
@@ -66,7 +74,9 @@ def deviation(
     nearest (computed ``chunk`` vertices at a time, so memory stays small); the exact
     distance is then computed in decreasing order of bound until the next bound is no
     larger than the largest exact distance found, so the maximum over all dense vertices
-    is exact.
+    is exact. With ``far_mm`` given and the maximum above it, every dense vertex whose bound
+    exceeds ``far_mm`` is measured exactly, and those farther than ``far_mm`` are returned
+    in ``far`` (where decimation went too far).
     """
     from scipy.spatial import cKDTree
     from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
@@ -103,8 +113,13 @@ def deviation(
         worst = max(worst, float(exact(dense[part]).max()))
         start += step
         step = min(4 * step, 32_768)
+    far = None
+    if far_mm is not None and worst > far_mm:
+        check = np.nonzero(bound > far_mm)[0]
+        far = check[exact(dense[check]) > far_mm] if len(check) else check
     return Deviation(
         mean_mm=float(d_sample.mean()),
         max_mm=worst,
         p99_mm=float(np.percentile(d_sample, 99)),
+        far=far,
     )

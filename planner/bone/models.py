@@ -224,6 +224,7 @@ def build_models(
     """
     from planner.bone import labels as segment
     from planner.bone import surface as meshing
+    from planner.bone.decimate import MAX_BLOCK_FACES
     from planner.scan.volume import Volume
 
     seconds: dict[str, float] = {}
@@ -266,11 +267,14 @@ def build_models(
         )
     steps = 2 * len(labels)  # an isosurface, then a decimation, for each label
     dense = []
+    boxes = meshing.label_boxes(seg.labels)
     for n, label in enumerate(labels):
         if progress:
             progress("meshing", n, steps)
         dense.append(
-            meshing.extract_surface(volume, seg.labels, label, threshold_hu=seg.threshold_hu)
+            meshing.extract_surface(
+                volume, seg.labels, label, threshold_hu=seg.threshold_hu, box_ijk=boxes[label]
+            )
         )
     parts, books = _parts(dense, [segment.LABEL_NAMES[label] for label in labels])
     del dense
@@ -288,14 +292,17 @@ def build_models(
         **books,
     }
     # decimation needs the most memory of the stage: let the volume and the labels go
-    # first (when the volume was read here, nothing else holds it)
+    # first (when the volume was read here, nothing else holds it), and decimate in slabs
+    # whose working memory (about 280 bytes a triangle) stays within the volume's size, in
+    # this process and in the helper process that takes every other slab
+    block_faces = max(MAX_BLOCK_FACES, volume.hu.nbytes // 280)
     del volume, seg
     models = []
     for n, (name, part) in enumerate(parts):
         if progress:
             progress("meshing", len(labels) + n * len(labels) // len(parts), steps)
         target = 200_000 if name != OTHER_BONE else max(20_000, min(200_000, len(part.faces) // 4))
-        simple, dev = meshing.simplify(part, target_faces=target)
+        simple, dev = meshing.simplify(part, target_faces=target, block_faces=block_faces)
         parts[n] = (name, None)  # the dense surface is done with
         models.append(Model(name, simple, dev.mean_mm, dev.max_mm))
     if progress:

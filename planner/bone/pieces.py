@@ -34,7 +34,9 @@ def components(faces: np.ndarray, n_vertices: int, *, per_vertex: bool = False) 
     rows = np.concatenate([f[:, 0], f[:, 1]])
     cols = np.concatenate([f[:, 1], f[:, 2]])
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), (n_vertices,) * 2)
-    _, vertex_comp = connected_components(graph, directed=False)
+    # weak components of the directed graph are the components, and scipy finds them in
+    # half the time it takes for the undirected graph (it symmetrises that first)
+    _, vertex_comp = connected_components(graph.tocsr(), directed=True, connection="weak")
     return vertex_comp if per_vertex else vertex_comp[faces[:, 0]]
 
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import trimesh
 
+from planner.bone.decimate import MAX_BLOCK_FACES, body_points, decimate, triangles_near
 from planner.bone.deviation import Deviation, deviation
 from planner.bone.pieces import components, signed_volumes
 from planner.bone.stl import STL_HEADER, separate_coincident, write_stl
@@ -27,6 +28,7 @@ __all__ = [
     "STL_HEADER",
     "Deviation",
     "extract_surface",
+    "label_boxes",
     "mesh_report",
     "simplify",
     "split_bodies",
@@ -45,6 +47,7 @@ def extract_surface(
     *,
     threshold_hu: float,
     min_cavity_mm3: float = 1000.0,
+    box_ijk: tuple[slice, slice, slice] | None = None,
 ) -> trimesh.Trimesh:
     """The bone surface of one label: an isosurface of the HU, in LPS mm.
 
@@ -67,6 +70,9 @@ def extract_surface(
         Iso level, HU (use a half-integer against integer data).
     min_cavity_mm3 : float
         Enclosed cavities at least this large keep their (inward-facing) surface, mm³.
+    box_ijk : tuple of 3 slices, optional
+        The label's bounding box on the volume's (i, j, k) axes, when already known
+        (:func:`label_boxes` finds every label's in one pass).
 
     Returns
     -------
@@ -91,7 +97,9 @@ def extract_surface(
     lab = labels.transpose(perm)
     if lab.dtype == bool:
         lab = lab.view(np.uint8)
-    if np.issubdtype(lab.dtype, np.integer) and 0 < label <= np.iinfo(lab.dtype).max:
+    if box_ijk is not None:  # the caller found it (one pass for all labels)
+        found = tuple(box_ijk[perm[a]] for a in range(3))
+    elif np.issubdtype(lab.dtype, np.integer) and 0 < label <= np.iinfo(lab.dtype).max:
         found = ndi.find_objects(lab, max_label=int(label))[-1]  # one pass, no mask
     else:
         found = ndi.find_objects((lab == label).view(np.uint8))
@@ -107,8 +115,9 @@ def extract_surface(
     dtype = hu.dtype if integer and np.iinfo(hu.dtype).min <= _LOW_HU else np.float32
     values = np.full(tuple(s.stop - s.start + 2 for s in box), _LOW_HU, dtype=dtype)
     lift = math.ceil(threshold_hu + 0.25) if integer else threshold_hu + 0.5
-    on_level = np.float32(threshold_hu)
-    above_level = np.nextafter(on_level, np.float32(np.inf))
+    # against integer HU compare with an integer (a float would make float64 temporaries)
+    level = math.floor(threshold_hu) if integer else np.float32(threshold_hu)
+    above_level = np.nextafter(np.float32(threshold_hu), np.float32(np.inf))
     # slab by slab along the slowest axis, so that the temporaries stay small
     slab = max(1, 4_000_000 // max(1, values.shape[1] * values.shape[2]))
     for a in range(box[0].start, box[0].stop, slab):
@@ -117,15 +126,16 @@ def extract_surface(
         core = values[1 + a - box[0].start : 1 + b - box[0].start, 1:-1, 1:-1]
         core[...] = hu[part]
         inside = lab[part] == label
+        above = core > level
         # bone that is not this label (another label, or pieces dropped) counts as air, so
         # that only this label's voxels lie above the level; its neighbours keep their HU,
         # which places the surface between voxels
-        core[(core > threshold_hu) & ~inside] = _LOW_HU
+        np.copyto(core, _LOW_HU, where=above > inside, casting="unsafe")
         # a label voxel below the level (an edited label): lift it just above
-        core[inside & (core <= threshold_hu)] = lift
+        np.copyto(core, lift, where=inside > above, casting="unsafe")
         if not integer:  # no value may sit exactly on the level
-            core[core == on_level] = above_level
-    del core, inside
+            np.copyto(core, above_level, where=core == level)
+    del core, inside, above
 
     xyz, faces = _flying_edges(values, threshold_hu)
     del values  # the surface is all that is needed from here
@@ -144,6 +154,26 @@ def extract_surface(
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     mesh.metadata.update(info)
     return mesh
+
+
+def label_boxes(labels: np.ndarray) -> dict[int, tuple[slice, slice, slice]]:
+    """Bounding box of every nonzero label, on the array's own (i, j, k) axes (one pass).
+
+    Parameters
+    ----------
+    labels : (ni, nj, nk) integer or bool array
+    """
+    from scipy import ndimage as ndi
+
+    lab, perm = c_frame(labels)
+    if lab.dtype == bool:
+        lab = lab.view(np.uint8)
+    inverse = np.argsort(perm)
+    return {
+        n + 1: tuple(found[inverse[a]] for a in range(3))  # type: ignore[misc]
+        for n, found in enumerate(ndi.find_objects(lab))
+        if found is not None
+    }
 
 
 def _flying_edges(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -287,18 +317,24 @@ def simplify(
     target_faces: int = 200_000,
     max_error_mm: float = 1.5,
     smooth_iterations: int = 0,
+    block_faces: int = MAX_BLOCK_FACES,
 ) -> tuple[trimesh.Trimesh, Deviation]:
     """Decimate a dense isosurface to about ``target_faces`` triangles, keeping it closed.
 
-    Quadric decimation (fast-simplification), optional Taubin smoothing (off by default:
-    it moves the surface off the scan's iso level), then manifold3d, which guarantees a
-    closed 2-manifold, whose vertices that share a position (a pinch where two sheets
-    touch) are then moved a few micrometres apart (:func:`planner.bone.stl.separate_coincident`),
-    so the STL written and read back keeps the topology. Where decimation pinched a thin
-    neck so that a piece came off, or a dense vertex lies more than ``max_error_mm`` from
-    the result, decimation is retried with at least half the dense triangles, and if that
-    fails too the dense surface is kept: the result has the bodies of the input (slivers
-    under 1 mm³ that decimation leaves are dropped and counted) within the bound.
+    Quadric decimation (fast-simplification, in slabs of at most ``block_faces``
+    triangles so that its memory stays bounded: :func:`planner.bone.decimate.decimate`),
+    optional Taubin smoothing (off by default: it moves the surface off the scan's iso
+    level), then manifold3d, which guarantees a closed 2-manifold, whose vertices that share
+    a position (a pinch where two sheets touch) are then moved a few micrometres apart
+    (:func:`planner.bone.stl.separate_coincident`), so the STL written and read back keeps
+    the topology. Where a dense vertex lies more than ``max_error_mm`` from the result (a
+    thin plate or pit collapsed) or a thin neck pinched so that a piece came off, the dense
+    triangles within three decimated edges of every such spot, piece and sliver are kept as
+    they are and the rest is decimated again (twice at most; slabs nowhere near them are
+    reused). If the result still has too few bodies or is still beyond the bound,
+    decimation is retried with at least half the dense triangles, and if that fails too
+    the dense surface is kept: the result has the bodies of the input (slivers under 1 mm³
+    that decimation leaves are dropped and counted) within the bound.
 
     Parameters
     ----------
@@ -314,6 +350,9 @@ def simplify(
         maximum comes from the odd spot where a sub-voxel-thin plate or pit collapses.
     smooth_iterations : int
         Taubin smoothing passes after decimation (0: none).
+    block_faces : int
+        Decimate in slabs of about this many triangles (fast-simplification holds about
+        280 bytes per triangle it is given, until the process ends).
 
     Returns
     -------
@@ -321,8 +360,6 @@ def simplify(
         The simplified mesh (watertight, outward normals) and its distance from the dense
         surface.
     """
-    import fast_simplification
-
     if target_faces < 4:
         raise ValueError(f"target_faces must be at least 4, got {target_faces}")
     if not max_error_mm > 0:
@@ -338,12 +375,13 @@ def simplify(
     else:
         dense, dense_faces, small, n_bodies = _set_aside_small(dense, dense_faces)
     target = int(target_faces)
+    keep_rounds = 0
+    memo: dict = {}  # slabs already decimated, reused where nothing was kept
+    keep = None  # dense triangles left as they are, where decimation went too far
     while True:
         if target < len(dense_faces):
-            v, f = fast_simplification.simplify(
-                dense.astype(np.float32),
-                dense_faces.astype(np.int32),
-                target_reduction=1.0 - target / len(dense_faces),
+            v, f = decimate(
+                dense, dense_faces, target, keep=keep, memo=memo, max_block_faces=block_faces
             )
         else:
             v, f = dense, dense_faces
@@ -357,13 +395,29 @@ def simplify(
         # facing inward (cavities, or the inside of a thin tube) kept
         v, f, info = _sort_pieces(v, f, min_cavity_mm3=_SLIVER_MM3, min_piece_mm3=_FLAT_MM3)
         v, _ = separate_coincident(v, f)
-        dev = deviation(dense, v, f)
+        dev = deviation(dense, v, f, far_mm=max_error_mm)
         n_out = sum(1 for b in info["body_mm3"] if b >= _SLIVER_MM3)
         within = dev.max_mm <= max_error_mm and n_out == n_bodies
         if within or target >= len(dense_faces):
             break
+        # a few spots went too far (a thin plate or pit collapsed) or a thin neck pinched
+        # (a piece came off): keep the dense surface around them, and around every sliver,
+        # and decimate the rest as before (twice at most)
+        extra = [b >= n_bodies or mm3 < _SLIVER_MM3 for b, mm3 in enumerate(info["body_mm3"])]
+        spots = np.concatenate(
+            [
+                dense[[] if dev.far is None else dev.far],
+                body_points(v, f, info["body_faces"], extra),
+            ]
+        )
+        if n_out >= n_bodies and len(spots) and keep_rounds < 2:
+            near = triangles_near(dense, dense_faces, spots, target)
+            keep = near if keep is None else near | keep
+            keep_rounds += 1
+            continue
         # thin plates and pits collapse under heavy decimation: ease it, and in the end
         # keep every triangle (one retry at half the dense count, then none)
+        keep, memo = None, {}
         half = len(dense_faces) // 2
         target = max(2 * target, half) if target < half else len(dense_faces)
     if small is not None:

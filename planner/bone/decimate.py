@@ -1,0 +1,408 @@
+"""Quadric decimation of a closed surface slab by slab: bounded memory, both cores.
+
+fast-simplification keeps about 280 bytes of working state per input triangle, and keeps
+it (its buffers are module globals) until the process ends: 440 MB for a 1.6 M-triangle
+skull, six times the CT volume. :func:`decimate` therefore decimates a large surface in
+slabs of at most ``max_block_faces`` triangles. Each slab is decimated with its cut border
+kept exactly (``preserve_border``: no edge touching the cut collapses, so the cut's
+vertices and edges are untouched and the slabs join again vertex for vertex); a second
+pass then decimates a band around each cut, whose own border lies in already decimated
+surface, so the dense strip the first pass left along the cut goes too. Triangles the
+caller asks to ``keep`` (where decimation went too far) join the rest unchanged the same
+way. fast-simplification holds the GIL, so every other slab is sent to a helper process
+(:class:`_Helper`) and both cores work; if the helper cannot start or fails, the slab is
+decimated here, with the same result. A small surface is decimated in one piece.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = ["MAX_BLOCK_FACES", "body_points", "decimate", "triangles_near"]
+
+MAX_BLOCK_FACES = 300_000
+helper_peak_bytes = 0
+"""The largest peak memory (VmHWM) of a helper process so far, bytes (for benchmarks)."""
+
+
+def _areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area of each triangle, mm² (float32: for shares of the target, not for reports)."""
+    corner = [vertices[faces[:, q]].astype(np.float32) for q in range(3)]
+    u, w = corner[1] - corner[0], corner[2] - corner[0]
+    del corner
+    x = u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1]
+    y = u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2]
+    z = u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]
+    return 0.5 * np.sqrt(x * x + y * y + z * z)
+
+
+def _whole(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    import fast_simplification
+
+    if target >= len(faces):
+        return vertices, faces
+    v, f = fast_simplification.simplify(
+        np.asarray(vertices, dtype=np.float64),
+        np.asarray(faces, dtype=np.int32),
+        target_count=max(int(target), 4),
+    )
+    return np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)
+
+
+def _region(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    pick: np.ndarray,
+    target: int,
+    border: np.ndarray,
+    helper: _Helper | None = None,
+):
+    """Decimate the faces ``pick`` to about ``target``, keeping the vertices ``border``.
+
+    Returns ``(positions, faces, ids)``: the part's vertices and triangles, and for each
+    vertex its index in ``vertices`` when it is a kept border vertex (-1 for the others);
+    or None when the border cannot be found again exactly (then the caller decimates in
+    one piece). With a ``helper``, returns a function that gives that result once the
+    helper process has done the work.
+    """
+    inside = faces[pick]
+    mark = np.zeros(len(vertices), dtype=bool)
+    mark[inside.ravel()] = True
+    used = np.flatnonzero(mark)
+    index = np.cumsum(mark) - 1
+    if target >= len(inside) or len(inside) < 8:
+        done = (vertices[used], index[inside], used)
+        return (lambda: done) if helper is not None else done
+    points, triangles = vertices[used], index[inside].astype(np.int32)
+    target = max(int(target), 4)
+    del inside, mark, index
+    if helper is not None:
+        job = helper.submit(points, triangles, target)
+        return lambda: _found_border(vertices, used, border, *job())
+    import fast_simplification
+
+    out = fast_simplification.simplify(
+        points, triangles, target_count=target, preserve_border=True
+    )
+    return _found_border(vertices, used, border, *out)
+
+
+def _found_border(vertices, used, border, out_v, out_f):
+    """``_region``'s result from fast-simplification's output (None: border not found)."""
+    if out_v is None:
+        return None
+    out_v = np.asarray(out_v, dtype=np.float64)
+    # no edge touching the border collapses, so each border vertex is in the result at its
+    # exact position, once
+    kept = used[border[used]]
+    rows = np.concatenate([vertices[kept], out_v]).view(np.dtype((np.void, 24))).ravel()
+    _, group, counts = np.unique(rows, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    found = np.full(len(counts), -1, dtype=np.int64)
+    found[group[len(kept) :]] = np.arange(len(out_v))
+    at = found[group[: len(kept)]]
+    if np.any(at < 0) or np.any(counts[group[: len(kept)]] != 2):
+        return None
+    ids = np.full(len(out_v), -1, dtype=np.int64)
+    ids[at] = kept
+    return out_v, np.asarray(out_f, dtype=np.int64), ids
+
+
+_SERVE = """
+import sys, numpy as np, fast_simplification
+for line in sys.stdin:
+    path = line.strip()
+    try:
+        job = np.load(path + ".in.npz")
+        v, f = fast_simplification.simplify(job["points"], job["triangles"],
+            target_count=int(job["target"]), preserve_border=True)
+        np.savez(path + ".out.npz", points=v, triangles=f)
+        print(path + " ok", flush=True)
+    except Exception as exc:  # the caller decimates this slab itself
+        print(path + " failed", flush=True)
+try:  # the peak memory of this process, for benchmarks (Linux)
+    with open("/proc/self/status") as status:
+        print(*[line.split()[:2] for line in status if line.startswith("VmHWM")][0], flush=True)
+except (OSError, IndexError):
+    pass
+"""
+
+
+class _Helper:
+    """A second process running fast-simplification, which holds the GIL, on slabs.
+
+    Slabs go to it through files in a private temporary folder (no pipe can fill up);
+    whatever goes wrong with it, the slab is decimated in this process instead.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        self.folder = tempfile.mkdtemp(prefix="planner-decimate-")
+        self.jobs = 0
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _SERVE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    @classmethod
+    def start(cls) -> _Helper | None:
+        """A helper, or None when no process can be started here (the work stays here)."""
+        try:
+            return cls()
+        except (OSError, ValueError, TypeError):  # no executable, no /tmp, a frozen app
+            return None
+
+    def submit(self, points: np.ndarray, triangles: np.ndarray, target: int):
+        """Send a slab; returns a function giving ``(points, triangles)`` (or Nones)."""
+        import os
+
+        path = os.path.join(self.folder, str(self.jobs))
+        self.jobs += 1
+        try:
+            np.savez(path + ".in.npz", points=points, triangles=triangles, target=target)
+            self.process.stdin.write(path + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            return lambda: self._here(points, triangles, target)
+
+        def result():
+            reply = self.process.stdout.readline().split()
+            if reply != [path, "ok"]:
+                return self._here(points, triangles, target)
+            with np.load(path + ".out.npz") as out:
+                return out["points"], out["triangles"]
+
+        return result
+
+    @staticmethod
+    def _here(points, triangles, target):
+        import fast_simplification
+
+        return fast_simplification.simplify(
+            points, triangles, target_count=target, preserve_border=True
+        )
+
+    def close(self) -> None:
+        import shutil
+
+        global helper_peak_bytes
+        try:
+            self.process.stdin.close()
+            last = self.process.stdout.read().split()
+            if len(last) == 2 and last[0] == "VmHWM:" and last[1].isdigit():
+                helper_peak_bytes = max(helper_peak_bytes, 1024 * int(last[1]))
+            self.process.wait(timeout=10)
+        except Exception:  # never let the helper's end stop the models
+            self.process.kill()
+            self.process.wait()
+        finally:
+            self.process.stdout.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _join(vertices: np.ndarray, parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """One mesh from parts (``_region``'s results) joined at their border vertices."""
+    pieces, faces = [vertices], []
+    total = len(vertices)
+    for positions, f, ids in parts:
+        new = ids < 0
+        ids = ids.copy()
+        ids[new] = total + np.arange(np.count_nonzero(new))
+        total += int(np.count_nonzero(new))
+        pieces.append(positions[new])
+        faces.append(ids[f])
+    v = np.concatenate(pieces)
+    f = np.concatenate(faces)
+    keep = np.zeros(len(v), dtype=bool)
+    keep[f.ravel()] = True
+    index = np.cumsum(keep) - 1
+    return v[keep], index[f]
+
+
+def _borders(faces: np.ndarray, block: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Vertices used by faces of more than one block."""
+    first = np.full(n_vertices, -1, dtype=np.int64)
+    first[faces.ravel()] = np.repeat(block, 3)
+    return (
+        np.bincount(
+            faces.ravel(),
+            weights=(np.repeat(block, 3) != first[faces.ravel()]),
+            minlength=n_vertices,
+        )
+        > 0
+    )
+
+
+def decimate(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    target_faces: int,
+    *,
+    keep: np.ndarray | None = None,
+    max_block_faces: int = MAX_BLOCK_FACES,
+    memo: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decimate a closed surface to about ``target_faces`` triangles (quadric error).
+
+    Parameters
+    ----------
+    vertices : (n, 3) float
+        LPS mm.
+    faces : (m, 3) int
+        Triangles of a closed surface.
+    target_faces : int
+        Triangles wanted for the surface outside ``keep`` (the result has about this
+        many, plus the triangles kept).
+    keep : (m,) bool, optional
+        Triangles left as they are (where decimation went too far), joined to the rest.
+    max_block_faces : int
+        Surfaces larger than this are decimated in slabs of about this many triangles.
+    memo : dict, optional
+        Slabs decimated by an earlier call on the same surface and target; a slab whose
+        triangles and border are unchanged (no triangle kept in or next to it) is reused.
+
+    Returns
+    -------
+    (vertices (n', 3) float64, faces (m', 3) int64)
+        Not yet checked as a manifold: the caller passes it through manifold3d.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    n = len(faces)
+    if target_faces >= n:
+        return vertices, faces
+    kept = np.zeros(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    blocks = math.ceil(n / max_block_faces)
+    if blocks <= 1 and not kept.any():
+        return _whole(vertices, faces, target_faces)
+    area = _areas(vertices, faces)
+    density = target_faces / float(area.sum(dtype=np.float64))  # triangles per mm²
+    axis = int(np.argmax(np.ptp(vertices, axis=0)))
+    along = vertices[faces, axis].mean(axis=1)
+    cuts = np.quantile(along, np.arange(1, blocks) / blocks)
+    block = np.searchsorted(cuts, along)
+    block[kept] = blocks
+    border = _borders(faces, block, len(vertices))
+    # triangles touching a slab's cut stay as they are until the band pass: they come on
+    # top of the slab's share, so that the rest is decimated as densely as in one piece
+    strip = border[faces].any(axis=1)
+    # every other slab goes to a helper process when there is a second core: those are
+    # sent first, so that both processes work at once
+    helper = _Helper.start() if blocks >= 2 and (os.cpu_count() or 1) >= 2 else None
+    parts: list = [None] * blocks
+    keys = []
+    try:
+        for b in sorted(range(blocks), key=lambda b: (b % 2, b)):
+            pick = block == b
+            goal = round(density * area[pick & ~strip].sum()) + int(np.count_nonzero(pick & strip))
+            key = (np.flatnonzero(pick), border[faces[pick]], goal)
+            keys.append((b, key))
+            old = memo.get(b) if memo is not None else None
+            if old is not None and all(
+                np.array_equal(x, y) for x, y in zip(old[0], key, strict=True)
+            ):
+                parts[b] = (lambda part: lambda: part)(old[1])  # untouched: the same result
+            elif helper is not None and b % 2 == 0:
+                parts[b] = _region(vertices, faces, pick, goal, border, helper)
+            else:
+                parts[b] = (lambda part: lambda: part)(
+                    _region(vertices, faces, pick, goal, border)
+                )
+        parts = [part() for part in parts]
+    finally:
+        if helper is not None:
+            helper.close()
+    if any(part is None for part in parts):
+        return _whole(vertices, faces, target_faces)
+    if memo is not None:
+        memo.update({b: (key, parts[b]) for b, key in keys})
+    if kept.any():
+        parts.append(_as_is(vertices, faces[kept]))
+    del area, along, block, border, strip
+    v, f = _join(vertices, parts)
+    if blocks <= 1:
+        return v, f
+    n_kept = int(np.count_nonzero(kept))  # the kept faces come last
+    del parts
+    # the strips left dense along each cut: a band around it, bordered by decimated surface
+    edge_mm = math.sqrt(4.0 / math.sqrt(3.0) / density)  # edge of an equilateral triangle
+    along = v[f, axis].mean(axis=1)
+    pick = np.min(np.abs(along[:, None] - cuts[None, :]), axis=1) < 3.0 * edge_mm
+    pick[len(f) - n_kept :] = False
+    band = np.zeros(len(v), dtype=bool)
+    band[f[~pick].ravel()] = True
+    # the band makes up the count to the target (the slabs' estimate of their strips is
+    # rough), at no less than half the density wanted
+    share = density * _areas(v, f[pick]).sum()
+    goal = min(max(target_faces + n_kept - int(np.count_nonzero(~pick)), share / 2), 2 * share)
+    part = _region(v, f, pick, round(goal), band)
+    if part is None:
+        return _whole(vertices, faces, target_faces)
+    return _join(v, [part, _as_is(v, f[~pick])])
+
+
+def _as_is(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Triangles joined unchanged, as a ``_region`` result."""
+    mark = np.zeros(len(vertices), dtype=bool)
+    mark[faces.ravel()] = True
+    used = np.flatnonzero(mark)
+    index = np.cumsum(mark) - 1
+    return vertices[used], index[faces], used
+
+
+def body_points(
+    vertices: np.ndarray, faces: np.ndarray, body_faces: list[int], which: list[bool]
+) -> np.ndarray:
+    """Vertices of the bodies ``which`` of a mesh whose faces are grouped body by body.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float
+    faces : (m, 3) int
+        Body ``b`` is ``faces[offsets[b]:offsets[b + 1]]``, ``offsets = cumsum([0] +
+        body_faces)``.
+    body_faces : list of int
+    which : list of bool
+        One flag per body.
+
+    Returns
+    -------
+    (k, 3) float
+    """
+    offsets = np.cumsum([0, *body_faces])
+    picked = [
+        vertices[faces[offsets[b] : offsets[b + 1]].ravel()] for b, w in enumerate(which) if w
+    ]
+    return np.concatenate(picked) if picked else np.zeros((0, 3))
+
+
+def triangles_near(
+    vertices: np.ndarray, faces: np.ndarray, spots: np.ndarray, target_faces: int
+) -> np.ndarray:
+    """Triangles within three decimated edges (at ``target_faces``) of any of ``spots``.
+
+    Returns
+    -------
+    (m,) bool
+    """
+    from scipy.spatial import cKDTree
+
+    area = float(_areas(vertices, faces).sum(dtype=np.float64))
+    reach = 3.0 * math.sqrt(4.0 / math.sqrt(3.0) * area / target_faces)
+    near, _ = cKDTree(spots).query(vertices, k=1, distance_upper_bound=reach)
+    return np.isfinite(near)[faces].any(axis=1)

@@ -1,0 +1,168 @@
+"""Tests for planner.bone.decimate: block-wise decimation that joins vertex for vertex."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+import planner.bone.decimate as dec
+from planner.bone.decimate import body_points, decimate, triangles_near
+from planner.bone.deviation import deviation
+from planner.bone.stl import edge_use
+from planner.bone.surface import extract_surface, simplify
+from tests.bone.test_surface import CENTRE, ball, grid_affine, labels_of, rotation, voxelise
+
+
+@pytest.fixture(scope="module")
+def shell():
+    """A closed spherical shell (outer 18 mm, inner 12 mm: two closed sheets), 0.4 mm voxels."""
+    shape = (100, 100, 100)
+    affine = grid_affine(shape, (0.4, 0.4, 0.4), CENTRE, rot=rotation("z", 20))
+    outer, inner = ball(CENTRE, 18.0), ball(CENTRE, 12.0)
+    volume = voxelise(lambda x, y, z: np.maximum(outer(x, y, z), -inner(x, y, z)), shape, affine)
+    mesh = extract_surface(volume, labels_of(volume), 1, threshold_hu=0.5)
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+
+
+def closed(vertices, faces) -> bool:
+    """Every edge used by exactly two triangles, once each way (no merging by position)."""
+    counts, consistent = edge_use(faces)
+    return bool(consistent and np.all(counts == 2)) and len(np.unique(faces)) == len(vertices)
+
+
+def test_slabs_join_vertex_for_vertex(shell):
+    vertices, faces = shell
+    assert len(faces) > 60_000
+    v, f = decimate(vertices, faces, 6000, max_block_faces=15_000)  # 5 slabs + the bands
+    # the slabs' cut borders were kept exactly: the join is closed with no help
+    assert closed(v, f)
+    assert 0.9 * 6000 <= len(f) <= 1.1 * 6000
+    mesh = trimesh.Trimesh(v, f, process=False)
+    whole = trimesh.Trimesh(vertices, faces, process=False)
+    assert abs(mesh.volume) == pytest.approx(abs(whole.volume), rel=0.003)
+    assert deviation(vertices, v, f).max_mm < 0.3
+
+
+def test_slabs_and_one_piece_agree(shell):
+    vertices, faces = shell
+    v1, f1 = decimate(vertices, faces, 6000, max_block_faces=10**9)
+    v2, f2 = decimate(vertices, faces, 6000, max_block_faces=15_000)
+    d1, d2 = deviation(vertices, v1, f1), deviation(vertices, v2, f2)
+    assert d2.mean_mm == pytest.approx(d1.mean_mm, rel=0.25)
+    assert d2.max_mm <= 2 * d1.max_mm + 0.05
+
+
+def test_kept_triangles_stay_as_they_are(shell):
+    vertices, faces = shell
+    keep = triangles_near(vertices, faces, vertices[:1], 6000)
+    assert 0 < keep.sum() < 2000
+    v, f = decimate(vertices, faces, 6000, keep=keep, max_block_faces=15_000)
+    assert closed(v, f)
+    # every kept triangle is in the result, corner for corner
+    rows = {tuple(np.sort(t, axis=0).ravel()) for t in v[f]}
+    kept = [tuple(np.sort(t, axis=0).ravel()) for t in vertices[faces[keep]]]
+    assert all(t in rows for t in kept)
+    # the same in one piece
+    v, f = decimate(vertices, faces, 6000, keep=keep)
+    assert closed(v, f)
+    rows = {tuple(np.sort(t, axis=0).ravel()) for t in v[f]}
+    assert all(t in rows for t in kept)
+
+
+def test_untouched_slabs_are_reused(shell, monkeypatch):
+    vertices, faces = shell
+    memo: dict = {}
+    first = decimate(vertices, faces, 6000, max_block_faces=15_000, memo=memo)
+    calls = []
+    region = dec._region
+    monkeypatch.setattr(dec, "_region", lambda *a: calls.append(1) or region(*a))
+    again = decimate(vertices, faces, 6000, max_block_faces=15_000, memo=memo)
+    assert len(calls) == 1  # only the band pass ran again
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+
+
+def test_body_points():
+    v = np.arange(30, dtype=float).reshape(10, 3)
+    f = np.array([[0, 1, 2], [1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    pts = body_points(v, f, [2, 1, 1], [False, True, False])
+    assert np.array_equal(pts, v[[4, 5, 6]])
+    assert body_points(v, f, [2, 1, 1], [False] * 3).shape == (0, 3)
+
+
+def test_simplify_in_slabs_keeps_the_bound(shell):
+    vertices, faces = shell
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    mesh.metadata.update(body_faces=[len(faces)], body_mm3=float(abs(mesh.volume)))
+    out, dev = simplify(mesh, target_faces=3000, max_error_mm=0.2, block_faces=15_000)
+    assert out.is_watertight and out.is_winding_consistent
+    assert dev.max_mm <= 0.2
+    assert out.volume == pytest.approx(abs(mesh.volume), rel=0.005)
+
+
+def test_deviation_lists_the_far_points(shell):
+    vertices, faces = shell
+    v, f = decimate(vertices, faces, 800)
+    _, exact, _ = trimesh.proximity.closest_point(trimesh.Trimesh(v, f, process=False), vertices)
+    far_mm = float(np.percentile(exact, 99.9))  # a few hundred vertices beyond it
+    dev = deviation(vertices, v, f, far_mm=far_mm)
+    assert set(dev.far.tolist()) == set(np.nonzero(exact > far_mm)[0].tolist())
+    assert deviation(vertices, v, f, far_mm=10.0).far is None
+
+
+def test_edge_use_fast_and_slow_paths():
+    tet = np.array([[0, 2, 1], [0, 1, 3], [1, 2, 3], [0, 3, 2]])
+    counts, ok = edge_use(tet)
+    assert ok and len(counts) == 6 and np.all(counts == 2)
+    flipped = tet.copy()
+    flipped[0] = flipped[0, ::-1]
+    counts, ok = edge_use(flipped)
+    assert not ok and np.all(counts == 2)
+    counts, ok = edge_use(np.concatenate([tet, tet[:1]]))
+    assert not ok and sorted(counts.tolist()) == [2, 2, 2, 3, 3, 3]
+    counts, ok = edge_use(np.array([[0, 0, 1], [0, 1, 2], [0, 2, 1]]))
+    assert not ok and 1 in counts.tolist()  # a degenerate triangle's edge (0, 0)
+
+
+def test_the_helper_process_gives_the_same_result(shell, monkeypatch):
+    vertices, faces = shell
+    with_helper = decimate(vertices, faces, 6000, max_block_faces=15_000)
+    monkeypatch.setattr(dec.os, "cpu_count", lambda: 1)
+    alone = decimate(vertices, faces, 6000, max_block_faces=15_000)
+    assert np.array_equal(with_helper[0], alone[0]) and np.array_equal(with_helper[1], alone[1])
+
+
+def test_a_failing_helper_leaves_the_work_here(shell, monkeypatch):
+    vertices, faces = shell
+    alone = decimate(vertices, faces, 6000, max_block_faces=15_000, memo=None)
+    for script in (
+        "import sys\nfor line in sys.stdin: print(line.strip() + ' failed', flush=True)",
+        "import sys\nsys.exit(3)",
+    ):
+        monkeypatch.setattr(dec, "_SERVE", script)
+        v, f = decimate(vertices, faces, 6000, max_block_faces=15_000)
+        assert np.array_equal(v, alone[0]) and np.array_equal(f, alone[1])
+
+
+def test_a_pinched_neck_keeps_one_body():
+    """Two balls joined by a thin neck: heavy decimation cuts the neck, the retry keeps it."""
+    c = np.array(CENTRE)
+    shift = np.array([10.0, 0.0, 0.0])
+    left, right = ball(c - shift, 7.0), ball(c + shift, 7.0)
+
+    def dumbbell(x, y, z):
+        neck = np.maximum(np.hypot(y - c[1], z - c[2]) - 0.9, np.abs(x - c[0]) - 10)
+        return np.minimum(np.minimum(left(x, y, z), right(x, y, z)), neck)
+
+    shape = (90, 40, 40)
+    volume = voxelise(dumbbell, shape, grid_affine(shape, (0.5, 0.5, 0.5), CENTRE), width_mm=1.0)
+    dense = extract_surface(volume, labels_of(volume), 1, threshold_hu=0.5)
+    assert len(dense.metadata["body_mm3"]) == 1
+    # decimated to 100 triangles in one go, the neck collapses and the balls come apart
+    v, f = decimate(np.asarray(dense.vertices), np.asarray(dense.faces), 100)
+    pieces = trimesh.Trimesh(v, f, process=False).split(only_watertight=False)
+    assert len([p for p in pieces if abs(p.volume) > 1.0]) >= 2
+    out, dev = simplify(dense, target_faces=100, max_error_mm=1.5)
+    assert out.is_watertight and len(out.split(only_watertight=False)) == 1
+    assert dev.max_mm <= 1.5
+    assert out.volume == pytest.approx(dense.volume, rel=0.05)
