@@ -3,7 +3,9 @@
 :func:`trim_above_occlusion` gives the skull back what a candidate took above the front
 teeth; :func:`split_cost` compares two splits of the same bone (the interface they make and
 how alike their halves are); :func:`verify_mandible` decides whether a candidate is a
-lower jaw at all (a wrong jaw is worse than none). Used by :mod:`planner.bone.mandible`.
+lower jaw at all (a wrong jaw is worse than none), and when one ramus, or both, is short or
+missing (hemifacial microsomia, the small rami of micrognathia), asks for more evidence
+elsewhere and names the side to check. Used by :mod:`planner.bone.mandible`.
 """
 
 from __future__ import annotations
@@ -58,6 +60,69 @@ def split_cost(
     return faces / (halves[0] / halves[1]) ** 2
 
 
+_RAMUS_OVER_FRONT = 1.25  # a ramus rises this many times the front's height (1.45-2.8 seen)
+_STUMP_OVER_FRONT = 0.8  # a short ramus, with none on the other side, at least this much
+_MIN_RAMUS_MM = 20.0
+_MIN_STUMP_MM = 15.0
+_MIN_ARMS = 0.6  # the shorter arm of the arch over the longer (0.66-1 seen)
+_MIN_MAXILLA_CM3 = 1.0  # bone over the arch's front: the maxilla and upper teeth (1.8-26)
+
+
+def _rami(p: np.ndarray, low: np.ndarray, shape: ArchShape, z0: float) -> tuple:
+    """How high each arm and its back end rise, the front's height, the arms' lengths (mm).
+
+    Returns ``(ends, sides, front, arms)``, each per side (right, left) but ``front``:
+    ``ends``, the 98th percentile height above the lowest point ``z0`` of the candidate's
+    points within 20 mm of that arm's back end (where a ramus rises); ``sides``, the same
+    of all its points on that side; ``front``, the same of the points near the midline
+    (chin to incisal edge); ``arms``, how far each arm of the lower part ``low`` reaches
+    behind the front.
+    """
+    ends, sides, arms = [], [], []
+    for side, low_side in zip(arch_sides(p, shape), arch_sides(low, shape), strict=True):
+        if not low_side.any():
+            return (0.0, 0.0), (0.0, 0.0), 0.0, (0.0, 0.0)
+        y_back = float(np.percentile(low[low_side, 1], 98))
+        arms.append(y_back - shape.front_y)
+        back = side & (p[:, 1] > y_back - 20.0)
+        ends.append(float(np.percentile(p[back, 2], 98)) - z0 if back.any() else 0.0)
+        sides.append(float(np.percentile(p[side, 2], 98)) - z0)
+    central = np.abs(p[:, 0] - shape.centre_x) < 0.1 * shape.width_mm
+    front = float(np.percentile(p[central, 2], 98)) - z0 if central.any() else 0.0
+    return tuple(ends), tuple(sides), front, tuple(arms)
+
+
+def _check_rami(p: np.ndarray, low: np.ndarray, shape: ArchShape, z0: float) -> tuple:
+    """(passes, reason or caution, front height mm): the rami rising from the arch's ends.
+
+    A ramus rises from an arm's back end at least :data:`_RAMUS_OVER_FRONT` times the
+    height of the front (and 20 mm); with both, the candidate passes with no caution. Else
+    it passes with a caution naming the side (or both) if both arms rise 20 mm above its
+    lowest point (on an adult's tall body a missing ramus still does), or if both arms of
+    the arch reach back alike (the body ends where the ramus would rise) and either the
+    other side has a clear ramus (hemifacial microsomia), or each end rises at least
+    :data:`_STUMP_OVER_FRONT` of the front's height and 15 mm (two short rami, as in
+    micrognathia; a U alone, a hyoid, does not).
+    """
+    ends, sides, front, arms = _rami(p, low, shape, z0)
+    full = [r >= max(_MIN_RAMUS_MM, _RAMUS_OVER_FRONT * front) for r in ends]
+    if all(full):
+        return True, "", front
+    if any(full):
+        have, lack = ("right", "left") if full[0] else ("left", "right")
+        caution = f"a ramus on the {have} only: check the {lack} side"
+    else:
+        caution = "short rami on both sides: check both rami and condyles"
+    if min(sides) >= _MIN_RAMUS_MM:
+        return True, caution, front
+    no = "the candidate has no ramus rising from each end of the arch"
+    if min(arms) < _MIN_ARMS * max(arms):
+        return False, f"{no}, and one arm of its arch ends short of the other", front
+    if not any(full) and min(ends) < max(_MIN_STUMP_MM, _STUMP_OVER_FRONT * front):
+        return False, no, front
+    return True, caution, front
+
+
 def verify_mandible(
     mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
 ) -> tuple[bool, str]:
@@ -65,11 +130,14 @@ def verify_mandible(
 
     Checked in LPS mm on the labels: its volume is plausible (5-200 cm³, under half the
     bone); its lower part is a U-shaped arch open towards the back, wide and deep enough
-    for a jaw (:func:`planner.bone.arch.jaw_sized`: not a hyoid, not a vertebra); both arms
-    rise at least 20 mm above its lowest point (the rami); other bone lies above the
-    middle of its height (the skull base and maxilla it hangs from); no other bone lies in
-    front of its arch near the midline at the arch's height (the chin is the front of
-    the bone there; in front of a vertebra lies the jaw).
+    for a jaw (:func:`planner.bone.arch.jaw_sized`: not a hyoid, not a vertebra); rami
+    rise from the ends of the arch (:func:`_check_rami`: a ramus short or missing on one
+    side, or short on both, passes with a caution); other bone lies above the middle of
+    its height (the skull base and maxilla it hangs from); no other bone lies in front of
+    its arch near the midline at the arch's height (the chin is the front of the bone
+    there; in front of a vertebra lies the jaw); the maxilla lies over its front (at least
+    1 cm³ of other bone within 35 mm above the front's top, over the middle of the arch:
+    the upper dental arch, taken for a lower one, has the nasal aperture over it).
 
     Parameters
     ----------
@@ -81,7 +149,8 @@ def verify_mandible(
     Returns
     -------
     bool, str
-        Whether it passes, and the reason when not ("" when it does).
+        Whether it passes, and the reason when not; when it passes, a caution for the
+        user ("a ramus on the right only: check the left side"), or "".
     """
     vox = float(abs(np.linalg.det(affine[:3, :3])))
     cm3 = np.count_nonzero(mandible) * vox / 1000.0
@@ -103,9 +172,9 @@ def verify_mandible(
             f"the candidate's lower arch ({shape.width_mm:.0f} mm wide, opening "
             f"{shape.opening_mm:.0f} mm) is too narrow or shallow for a lower jaw"
         )
-    for side in arch_sides(p, shape):
-        if not side.any() or float(np.percentile(z[side], 98)) < z0 + 20.0:
-            return False, "the candidate has no ramus rising from each end of the arch"
+    ok, caution, front_mm = _check_rami(p, low, shape, z0)
+    if not ok:
+        return False, caution
     # the maxilla and the skull base lie above the middle of its height
     others = np.argwhere(bone & ~mandible)
     stride = max(1, len(others) // 40000)
@@ -116,15 +185,30 @@ def verify_mandible(
         return False, "little bone lies above the candidate (no skull base or maxilla over it)"
     # the chin is the front of the bone at its height: no other bone lies in front of the
     # arch near the midline (in front of a vertebra's U lies the jaw)
+    dx = np.abs(q[:, 0] - shape.centre_x)
     front = (
         (q[:, 2] < z0 + 0.4 * (z1 - z0))
-        & (np.abs(q[:, 0] - shape.centre_x) < 0.3 * shape.width_mm)
+        & (dx < 0.3 * shape.width_mm)
         & (q[:, 1] < shape.front_y - 10.0)
     )
     front_cm3 = np.count_nonzero(front) * stride * vox / 1000.0
     if front_cm3 > max(1.0, 0.1 * cm3):
         return False, f"{front_cm3:.0f} cm³ of other bone lies in front of the candidate's arch"
-    return True, ""
+    # the upper jaw lies over the front of the lower one
+    top = z0 + front_mm
+    maxilla = (
+        (dx < 0.3 * shape.width_mm)
+        & (q[:, 1] < shape.front_y + 0.6 * shape.opening_mm)
+        & (q[:, 2] > top - 5.0)
+        & (q[:, 2] < top + 35.0)
+    )
+    maxilla_cm3 = np.count_nonzero(maxilla) * stride * vox / 1000.0
+    if maxilla_cm3 < _MIN_MAXILLA_CM3:
+        return False, (
+            f"only {maxilla_cm3:.1f} cm³ of bone lies over the front of the candidate's "
+            "arch (a lower jaw's lies below the maxilla)"
+        )
+    return True, caution
 
 
 def trim_above_occlusion(

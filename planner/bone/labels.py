@@ -306,6 +306,8 @@ def segment_bone(
             n_mandible = int(np.count_nonzero(search.mask))
             found = True
             notes.append(search.note)
+            if search.warning:  # found, with a caution (a ramus short or missing)
+                warnings.append(search.warning)
         else:
             warnings.append(search.warning)
     del bone

@@ -17,7 +17,9 @@ boundary, at full resolution, into the joint gap (an HU valley between two corti
 wherever that gap is the deeper valley. :func:`find_mandible` runs it all, gives the
 maxilla back above the front teeth and keeps only the rami above them
 (:func:`planner.bone.candidate.trim_above_occlusion`), and verifies the result
-(:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse than none.
+(:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse than none. A jaw
+with a ramus short or missing (hemifacial microsomia, small rami) passes with a caution
+naming the side to check, in the note and as ``MandibleSearch.warning``.
 Used by :func:`planner.bone.labels.segment_bone`.
 """
 
@@ -289,7 +291,8 @@ class MandibleSearch:
     note : str
         How it was found (or why not).
     warning : str
-        When no mandible is made: the reason and what the user can do ("" when found).
+        When no mandible is made: the reason and what the user can do; when one is made
+        with a ramus short or missing, which side to check (also in ``note``); else "".
     """
 
     mask: np.ndarray | None
@@ -350,6 +353,11 @@ def find_mandible(
         ok, why = False, "it reaches the lower edge of the scan (a jaw not wholly in view)"
     elif at_lps is None:
         ok, why = verify_mandible(sub, bone[full_box], sub_affine)
+        if ok and why:  # a ramus short or missing: found, and the user is told which
+            caution = f"mandible found with {why}"
+            return MandibleSearch(
+                sub, full_box, f"mandible separated from the skull ({how}); {caution}", caution
+            )
     else:
         cm3 = np.count_nonzero(sub) * abs(np.linalg.det(affine[:3, :3])) / 1000.0
         ok, why = cm3 >= 1.0, f"the bone at the point given holds only {cm3:.1f} cm³"

@@ -13,7 +13,10 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
 - ``skull-0051``: a real upper head whose mandibular body is below the field of view;
 - ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left);
 - ``pt_N-chin-cut``: one starting 10 mm above the chin (a jaw not wholly in view: no
-  mandible is made; the user can still seed one with ``--mandible-at``).
+  mandible is made; the user can still seed one with ``--mandible-at``);
+- :func:`microsomia_cases`: the sample and the scans with a ramus removed or shortened
+  (the note must name the side), and what a relaxed check could take for a jaw: the
+  sample and the scans with the whole mandible removed, and the neck below the chin.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class Case:
         Score only the slices the expert contoured: pt_12's contour stops at slice 91,
         40 mm below the condyles, though the rami go on (checked by hand on sagittal and
         coronal views); a mandible with its condyles must not be marked down for them.
+    caution : str
+        What the note of a found mandible must say (a ramus short or missing: "check the
+        left side"); "": no such caution may be given.
     """
 
     name: str
@@ -55,6 +61,7 @@ class Case:
     make: Callable[[], tuple[Volume, np.ndarray | None]]
     needs_data: bool = True
     contoured_slices_only: bool = False
+    caution: str = ""
 
     def score(self, label: np.ndarray, truth: np.ndarray) -> float:
         """Dice of the label (closed and filled, see :func:`filled`) against the truth."""
@@ -179,7 +186,52 @@ def cases() -> list[Case]:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-chin-cut", None, _chin_cut_maker(n)))
+    return out + microsomia_cases()
+
+
+def microsomia_cases() -> list[Case]:
+    """A ramus short or missing (:mod:`tests.bone.microsomia_cases`), and what such a jaw's
+    relaxed check could be fooled by: the scan without its mandible, the neck alone.
+
+    The sample's goals are :data:`SAMPLE_GOALS` (at 2 mm no threshold reaches 0.86); the
+    scans' those of the scans they are made from.
+    """
+    from tests.bone import microsomia_cases as mc
+
+    out = []
+    for mm in (1.0, 2.0):
+        for name, (sides, fraction, lacks) in mc.SAMPLE_CASES.items():
+            caution = "short rami on both sides" if lacks is None else f"check the {lacks} side"
+            make = _maker(mc.sample_without_ramus, mm, sides, fraction)
+            out.append(
+                Case(
+                    f"sample-{name}@{mm:g}mm",
+                    SAMPLE_GOALS[mm],
+                    make,
+                    False,
+                    **{"caution": caution},
+                )
+            )
+        make = _maker(lambda mm: mc.without_mandible(*sample(mm)), mm)
+        out.append(Case(f"sample-no-mandible@{mm:g}mm", None, make, needs_data=False))
+    for n in HEADNECK:
+        goal = 0.85 if n != 9 else 0.75
+        make = _maker(mc.headneck_without_left_ramus, n)
+        out.append(
+            Case(f"pt_{n}-no-left-ramus", goal, make, caution="check the left side", **_contour(n))
+        )
+    for n in HEADNECK:
+        out.append(
+            Case(
+                f"pt_{n}-no-mandible", None, _maker(lambda n: mc.without_mandible(*headneck(n)), n)
+            )
+        )
+        out.append(Case(f"pt_{n}-neck", None, _maker(mc.neck_only, n)))
     return out
+
+
+def _maker(fn, *args):
+    return lambda: fn(*args)
 
 
 def _contour(n: int) -> dict:

@@ -3,7 +3,8 @@
 :mod:`planner.bone.arch` (the U-shaped arch, found slice by slice) and
 :mod:`planner.bone.candidate` (verification, the comparison of two splits): synthetic point
 clouds and 1 mm grids whose right answer is known, each also built to show the failure
-the rule prevents (a vertebra, a broken slice, bone in front of the chin, a lost ramus).
+the rule prevents (a vertebra, a broken slice, bone in front of the chin, a lost ramus, an
+arch with no maxilla over it), and jaws with a ramus short or missing that must pass.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def test_arch_shape_u_open_backwards():
     assert not arch_shape(_u_points(width=25.0, depth=20.0)).is_arch
 
 
-def _jaw_grid(*, rami=True, skull=True, body_mm=12):
-    """A 1 mm grid: a U body (x ±40, y 0..60) 12 mm tall, rami, a skull slab above."""
+def _jaw_grid(*, rami=True, skull=True, body_mm=12, rami_mm=(45, 45), maxilla=True):
+    """A 1 mm grid: a U body (x ±40, y 0..60) 12 mm tall, rami, a skull slab above.
+
+    ``rami_mm``: the heights of the right (-x) and left rami (0: none); ``maxilla``: a
+    block of bone over the front of the arch (with the skull).
+    """
     shape = (120, 110, 120)
     affine = np.eye(4)
     affine[:3, 3] = [-60.0, -20.0, -40.0]
@@ -46,11 +51,14 @@ def _jaw_grid(*, rami=True, skull=True, body_mm=12):
     body = u & (np.abs(x) <= 40) & (z >= 0) & (z < body_mm)
     mandible = body.copy()
     if rami:
-        for side in (-1, 1):
-            mandible |= (np.abs(x - 38 * side) < 3) & (np.abs(y - 56) < 6) & (z >= 0) & (z < 45)
+        for side, height in zip((-1, 1), rami_mm, strict=True):
+            ramus = (np.abs(x - 38 * side) < 3) & (np.abs(y - 56) < 6)
+            mandible |= ramus & (z >= 0) & (z < height)
     bone = mandible.copy()
     if skull:
         bone |= (z >= 47) & (z < 60) & (np.abs(x) < 55) & (y > -15) & (y < 85)
+        if maxilla:
+            bone |= (z >= 16) & (z < 28) & (np.abs(x) < 20) & (y > -8) & (y < 20)
     return bone, mandible, affine
 
 
@@ -70,6 +78,52 @@ def test_verify_accepts_a_jaw_and_refuses_what_is_not():
     bone, _, affine = _jaw_grid()
     ok, why = verify_mandible(bone, bone, affine)
     assert not ok and "cm³" in why
+
+
+def test_verify_accepts_a_jaw_with_a_ramus_short_or_missing_and_says_which():
+    # hemifacial microsomia: the left ramus missing (Pruzansky III)
+    bone, mandible, affine = _jaw_grid(rami_mm=(45, 0))
+    assert verify_mandible(mandible, bone, affine) == (
+        True,
+        "a ramus on the right only: check the left side",
+    )
+    # the right one short (Pruzansky II): 20 mm, under the 20 mm and 1.25 fronts a ramus rises
+    bone, mandible, affine = _jaw_grid(rami_mm=(20, 45))
+    assert verify_mandible(mandible, bone, affine) == (
+        True,
+        "a ramus on the left only: check the right side",
+    )
+    # both short (bilateral forms, micrognathia): the stumps rise over the body's front
+    bone, mandible, affine = _jaw_grid(rami_mm=(20, 20))
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert ok and why.startswith("short rami on both sides")
+    # stumps lower than 15 mm: a U alone, refused
+    bone, mandible, affine = _jaw_grid(rami_mm=(14, 14))
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "ramus" in why
+
+
+def test_verify_refuses_a_one_ramus_candidate_with_an_arm_cut_short():
+    # a ramus on the right, and the left arm ending 30 mm short of where a ramus would rise
+    bone, mandible, affine = _jaw_grid(rami_mm=(45, 0))
+    x, y, _ = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    arm = (x > 0) & (y > 30)
+    mandible &= ~arm
+    bone &= ~(arm & (np.indices(bone.shape)[2] + affine[2, 3] < 14))
+    ok, why = verify_mandible(mandible, bone, affine)
+    assert not ok and "arm" in why
+
+
+def test_verify_refuses_an_arch_with_no_maxilla_over_its_front():
+    # the upper dental arch taken for a lower one: the nasal aperture lies over its front,
+    # with rami or without
+    for rami_mm in ((45, 45), (45, 0)):
+        bone, mandible, affine = _jaw_grid(rami_mm=rami_mm, maxilla=False)
+        ok, why = verify_mandible(mandible, bone, affine)
+        assert not ok and "maxilla" in why, rami_mm
+        # the same with the maxilla passes
+        bone, mandible, affine = _jaw_grid(rami_mm=rami_mm)
+        assert verify_mandible(mandible, bone, affine)[0]
 
 
 def test_find_arch_refuses_an_arch_cut_by_the_scan_floor():

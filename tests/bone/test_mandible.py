@@ -2,7 +2,8 @@
 
 The table (:mod:`tests.bone.mandible_cases`) runs every case: the shared head-and-neck
 CTs against their expert contours, the same resampled to 4.5, 4.75 and 5 mm pixels, the
-sample at 0.4, 1 and 2 mm, and scans with no jaw in view, where no mandible may be made.
+sample at 0.4, 1 and 2 mm, jaws with a ramus short or missing (found, the side named), and
+scans with no jaw in view, where no mandible may be made.
 The arch finder and the checks on a candidate, on shapes with known answers, are tested
 in ``tests/bone/test_arch.py``.
 """
@@ -54,6 +55,11 @@ def test_mandible_case(case: Case):
     else:
         assert seg.mandible_found, seg.warnings
         assert case.score(seg.labels == 2, truth) >= case.min_dice
+        # a ramus short or missing is named in the note (and as a warning); else no caution
+        (note,) = [n for n in seg.notes if "mandible" in n]
+        assert case.caution in note
+        if not case.caution:
+            assert "check the" not in note
 
 
 @pytest.mark.parametrize(
@@ -387,3 +393,26 @@ def test_expert_nifti_masks_land_on_their_scans():
         assert nib.load(str(path)).affine[0, 0] < 0  # RAS: x runs to the patient's right
         on_ct = labels_on_grid(read_label_volume(path), volume)
         assert np.array_equal(on_ct > 0, mask)
+
+
+def test_a_missing_ramus_is_named_in_the_search_warning(monkeypatch):
+    # the sample at 2 mm with its left ramus removed above the angle: found, and the
+    # search says which side to check (as its note and its warning)
+    import planner.bone.labels as labels
+    from tests.bone.microsomia_cases import sample_without_ramus
+
+    found = []
+
+    def spy(*args, **kwargs):
+        found.append(real(*args, **kwargs))
+        return found[-1]
+
+    real = labels.find_mandible
+    monkeypatch.setattr(labels, "find_mandible", spy)
+    volume, _ = sample_without_ramus(2.0, ("left",), 0.0)
+    seg = segment_bone(volume)
+    (search,) = found
+    assert seg.mandible_found and search.mask is not None
+    assert search.warning == "mandible found with a ramus on the right only: check the left side"
+    assert search.note.endswith(search.warning)
+    assert search.warning in seg.warnings  # the summary shows it as a warning
