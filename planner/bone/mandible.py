@@ -343,6 +343,10 @@ def find_mandible(
     )
     sub = Grid(tuple(s.stop - s.start for s in full_box), grid.factors, affine).upsample(blocks)
     sub &= bone[full_box]
+    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):  # before the costly
+        why = "it reaches the lower edge of the scan (a jaw not wholly in view)"  # refinement
+        why = f"a candidate was found ({how}) but rejected: {why}"
+        return MandibleSearch(None, full_box, why, f"no mandible made: {why}; {_HELP}")
     sub = refine_contacts(sub, bone, hu, affine, full_box)
     sub_affine = affine.copy()
     sub_affine[:3, 3] = apply_affine(affine, [s.start for s in full_box])
