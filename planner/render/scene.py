@@ -19,6 +19,7 @@ position of the day (a curvilinear device's rod is drawn straight to that positi
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -194,18 +195,29 @@ def _footplate(mesh, point, vector) -> trimesh.Trimesh:
     return trimesh.creation.box(extents=FOOTPLATE_MM, transform=t)
 
 
+@functools.cache
+def _unit_cylinder(sections: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces of a closed cylinder of radius 1 and height 1 along z."""
+    import trimesh
+
+    unit = trimesh.creation.cylinder(radius=1.0, height=1.0, sections=sections)
+    return np.array(unit.vertices), np.array(unit.faces)
+
+
 def cylinder_between(a, b, radius_mm: float, sections: int = 12) -> trimesh.Trimesh:
-    """A closed cylinder of ``radius_mm`` from point ``a`` to point ``b`` (LPS mm)."""
+    """A closed cylinder of ``radius_mm`` from point ``a`` to point ``b`` (LPS mm).
+
+    The unit cylinder is scaled and placed (made once: the day slider asks for the
+    devices at every step).
+    """
     import trimesh
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     length = max(float(np.linalg.norm(b - a)), 1e-3)
-    t = np.eye(4)
-    t[:3, :3] = _frame(b - a if length > 1e-3 else [0, 0, 1], [1.0, 0.0, 0.0])
-    t[:3, 3] = (a + b) / 2
-    return trimesh.creation.cylinder(
-        radius=radius_mm, height=length, sections=sections, transform=t
-    )
+    rotation = _frame(b - a if length > 1e-3 else [0, 0, 1], [1.0, 0.0, 0.0])
+    vertices, faces = _unit_cylinder(sections)
+    placed = (vertices * [radius_mm, radius_mm, length]) @ rotation.T + (a + b) / 2
+    return trimesh.Trimesh(placed, faces.copy(), process=False)
 
 
 def arrow_mesh(start, direction, length_mm: float) -> trimesh.Trimesh:
@@ -248,12 +260,24 @@ def device_mesh(plan, distractor, moving_pose: np.ndarray) -> trimesh.Trimesh:
     # the rod sits on the plates: from the fixed footplate along the vector, to the moving one
     rod = cylinder_between(start, p + v * ROD_OVERHANG_MM, ROD_DIAMETER_MM / 2)
     arm = cylinder_between(f, start, ROD_DIAMETER_MM / 2 * 0.8)
-    plate = moving_plate.copy()
-    plate.apply_transform(moving_pose)
-    return trimesh.util.concatenate([fixed_plate, arm, rod, plate])
+    plate = moving_plate.vertices @ moving_pose[:3, :3].T + moving_pose[:3, 3]
+    parts = [
+        (fixed_plate.vertices, fixed_plate.faces),
+        (arm.vertices, arm.faces),
+        (rod.vertices, rod.faces),
+        (plate, moving_plate.faces),
+    ]
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return trimesh.Trimesh(
+        np.vstack([v for v, _ in parts]),
+        np.vstack([f + o for (_, f), o in zip(parts, offsets, strict=True)]),
+        process=False,
+    )
 
 
-def scene_at(plan, day: float, *, continuous: bool = False) -> list[SceneItem]:
+def scene_at(
+    plan, day: float, *, continuous: bool = False, poses: dict | None = None
+) -> list[SceneItem]:
     """Everything to draw for ``plan`` at ``day`` (days since surgery).
 
     Parameters
@@ -264,6 +288,8 @@ def scene_at(plan, day: float, *, continuous: bool = False) -> list[SceneItem]:
     continuous : bool
         Lengths ramp smoothly between activations (for animation) instead of stepping
         at each turn.
+    poses : dict segment name -> (4, 4) float, optional
+        ``plan.poses_at(day, continuous=continuous)`` when the caller has it already.
 
     Returns
     -------
@@ -271,7 +297,8 @@ def scene_at(plan, day: float, *, continuous: bool = False) -> list[SceneItem]:
         Segments first (fixed, then moving), then cut planes, vectors, devices.
     """
     static = _static_items(plan)
-    poses = plan.poses_at(float(day), continuous=continuous)
+    if poses is None:
+        poses = plan.poses_at(float(day), continuous=continuous)
     eye = np.eye(4)
     items = [
         SceneItem(name, role, mesh, color, poses[name.split(":", 1)[1]])

@@ -96,7 +96,7 @@ class Controls:
         widget.AddObserver("EndInteractionEvent", self._full_detail)
 
     def _full_detail(self, *_) -> None:
-        if self.window.proxies.low:
+        if self.window.light:
             self.window.low_detail(False)
             self.plotter.render()
 
@@ -112,15 +112,26 @@ class Controls:
         self.spheres = {}
 
     def place(self) -> None:
-        """Put the handles on the selected item (none unless the day is 0)."""
-        self.clear()
-        sel = self.editor.selection
-        if sel is None or self.window.day > 0 or self.plotter.iren is None:
-            return
-        if sel[0] == "osteotomy":
-            self._place_box(sel[1])
-        else:
-            self._place_spheres(sel[1])
+        """Put the handles on the selected item (none unless the day is 0).
+
+        A VTK widget turned on or off renders the whole scene; here they do not (the
+        caller draws the frame once, with the handles where they now are).
+        """
+        iren = self.plotter.iren
+        if iren is not None:
+            iren.interactor.EnableRenderOff()
+        try:
+            self.clear()
+            sel = self.editor.selection
+            if sel is None or self.window.day > 0 or iren is None:
+                return
+            if sel[0] == "osteotomy":
+                self._place_box(sel[1])
+            else:
+                self._place_spheres(sel[1])
+        finally:
+            if iren is not None:
+                iren.interactor.EnableRenderOn()
 
     def _place_box(self, name: str) -> None:
         from vtkmodules.vtkInteractionWidgets import vtkBoxWidget
@@ -237,9 +248,14 @@ class Controls:
             self.window.set_day(value)
 
     def sync_day(self) -> None:
+        """Put the day slider at the window's day (untouched when it is there already:
+        a slider rebuilds its picture at every change)."""
         rep = self.day_slider.GetRepresentation()
-        rep.SetMaximumValue(max(self.window.state.end_day, 1e-3))
-        rep.SetValue(self.window.day)
+        end = max(self.window.state.end_day, 1e-3)
+        if rep.GetMaximumValue() != end:
+            rep.SetMaximumValue(end)
+        if rep.GetValue() != self.window.day:
+            rep.SetValue(self.window.day)
 
     def mouse_point(self):
         """Day-0 point of the bone under the mouse, or a PlannerError."""

@@ -2,7 +2,8 @@
 
 Building and checking a guide takes a second or more, too slow to redo on every edit in
 the window; the window shows the STLs in ``CASE_DIR/out/guides/`` and says when they may
-be out of date (an edit since, or none built yet).
+be out of date (an edit since, or none built yet). While something moves they are drawn
+decimated and opaque (:mod:`planner.view.detail`).
 """
 
 from __future__ import annotations
@@ -28,16 +29,19 @@ class GuideLayer:
         import trimesh
 
         from planner.render.scene import ROLE_COLORS
-        from planner.view.detail import polydata
+        from planner.view.detail import Proxies, polydata
 
         self.files = guide_files(case_dir)
-        self.actors = []
+        self.actors, self.meshes, self.full = [], [], []
+        self.proxies = Proxies(smooth=False)  # drawn faceted, as in full
         rgb = [c / 255 for c in ROLE_COLORS["guide"][:3]]
         for path in self.files:
             mesh = trimesh.load_mesh(path, file_type="stl")
+            self.meshes.append(mesh)
+            self.full.append(polydata(mesh.vertices, mesh.faces))
             self.actors.append(
                 plotter.add_mesh(
-                    polydata(mesh.vertices, mesh.faces),
+                    self.full[-1],
                     color=rgb,
                     opacity=0.9,
                     name=f"guide:{path.stem}",
@@ -46,6 +50,20 @@ class GuideLayer:
                     render=False,
                 )
             )
+
+    def prepare(self) -> None:
+        """Make the decimated copies drawn while something moves (once)."""
+        for mesh in self.meshes:
+            self.proxies.proxy(mesh)
+
+    def set_light(self, light: bool) -> None:
+        """Draw the guides decimated, opaque and back faces culled while something moves,
+        else in full."""
+        for actor, mesh, full in zip(self.actors, self.meshes, self.full, strict=True):
+            proxy = self.proxies.proxy(mesh) if light else None
+            actor.GetMapper().SetInputData(full if proxy is None else proxy)
+            actor.SetForceOpaque(light)
+            actor.GetProperty().SetBackfaceCulling(light)
 
     def show(self, visible: bool) -> None:
         """Show the guides (at day 0) or hide them (once the bone has moved)."""

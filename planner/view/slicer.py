@@ -2,10 +2,13 @@
 
 Three textured quads (axial, coronal, sagittal: see :mod:`planner.view.slices`) moved by
 three sliders; on each plane the outline of every bone segment at the current day (bone
-colour) and of every cut (cut colour).
+colour) and of every cut (cut colour). While something moves, heavy meshes are traced on
+their decimated copies and the planes drawn with the air cut out (:mod:`planner.view.detail`).
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
@@ -22,6 +25,9 @@ __all__ = ["SliceLayer"]
 
 BONE_LINE_RGB = (1.0, 0.95, 0.55)
 CUT_LINE_RGB = (1.0, 0.3, 0.9)
+# line actors per plane: "<plane>:bone" (fixed segments), "<plane>:moving", "<plane>:cut"
+LINE_KINDS = {"bone": ("fixed",), "moving": ("moving",), "cut": ("cut",)}
+LINE_RGB = {"bone": BONE_LINE_RGB, "moving": BONE_LINE_RGB, "cut": CUT_LINE_RGB}
 SLIDERS = {  # plane -> slider end points (normalised display), a column at the lower right
     "axial": ((0.82, 0.33), (0.98, 0.33)),
     "coronal": ((0.82, 0.21), (0.98, 0.21)),
@@ -29,12 +35,12 @@ SLIDERS = {  # plane -> slider end points (normalised display), a column at the 
 }
 
 
-def _texture(rgba):
-    """A smooth (linearly interpolated) texture of an RGBA picture."""
+def _texture(rgba, smooth: bool = True):
+    """A texture of an RGBA picture, linearly interpolated when ``smooth``."""
     import pyvista as pv
 
     texture = pv.Texture(rgba)
-    texture.interpolate = True
+    texture.interpolate = smooth
     return texture
 
 
@@ -51,6 +57,8 @@ class SliceLayer:
         self.index = self._start_indices()
         self.visible = True
         self.quads, self.quad_actors, self.lines, self.sliders = {}, {}, {}, {}
+        self._drawn: dict[str, tuple] = {}  # line actor key -> the pieces it shows
+        self._traced_light = False  # outlines traced on decimated copies
         for name, plane in self.planes.items():
             quad = pv.Quadrilateral(slice_quad(volume, plane, self.index[name]))
             quad.active_texture_coordinates = np.array(
@@ -109,7 +117,8 @@ class SliceLayer:
             return
         self.index[name] = index
         self.quads[name].points = slice_quad(self.volume, plane, index)
-        self.quad_actors[name].texture = _texture(slice_rgb(self.volume, plane, index))
+        rgba = slice_rgb(self.volume, plane, index)
+        self.quad_actors[name].texture = _texture(rgba, smooth=not self.window.light)
         self._outline_plane(name)
 
     def toggle(self) -> str:
@@ -118,8 +127,22 @@ class SliceLayer:
             actor.SetVisibility(self.visible)
         return f"CT slices {'on' if self.visible else 'off'}"
 
+    def set_light(self, light: bool) -> None:
+        """While something moves: the planes opaque with the air cut out (alpha test, no
+        blending) and their pixels not interpolated; after: as before, and the outlines
+        retraced on the full meshes."""
+        for actor in self.quad_actors.values():
+            actor.SetForceOpaque(light)
+            actor.texture.interpolate = not light
+        if not light and self._traced_light:
+            self.update_outlines()
+
     def update_outlines(self) -> None:
-        """Retrace the bone and the cuts on every plane (after an edit or a day change)."""
+        """Retrace the bone and the cuts on every plane (after an edit or a day change).
+
+        While the window is light (:mod:`planner.view.detail`) heavy meshes are traced on
+        their decimated copies; :meth:`set_light` retraces them in full on release.
+        """
         live = {id(it.mesh) for it in self.window.items}
         cache = self.__dict__.setdefault("_cache", {})
         for key in [k for k in cache if k not in live]:
@@ -129,33 +152,38 @@ class SliceLayer:
             del lines[key]
         for name in self.planes:
             self._outline_plane(name)
+        self._traced_light = self.window.light
 
     def _outline_plane(self, name: str) -> None:
         import pyvista as pv
 
+        self._traced_light |= self.window.light  # retraced in full on release
         origin, normal = plane_point_normal(self.volume, self.planes[name], self.index[name])
-        for role, rgb in (("bone", BONE_LINE_RGB), ("cut", CUT_LINE_RGB)):
-            key = f"{name}:{role}"
+        for kind, roles in LINE_KINDS.items():
+            key = f"{name}:{kind}"
             pieces = []
             for it in self.window.items:
-                is_bone = it.role in ("fixed", "moving")
-                if (role == "bone") != is_bone or (role == "cut" and it.role != "cut"):
-                    continue
-                lines = self._lines(it, name, origin, normal)
-                if lines.n_points:
-                    pieces.append(lines)
+                if it.role in roles:
+                    lines = self._lines(it, name, origin, normal)
+                    if lines.n_points:
+                        pieces.append(lines)
             if not pieces:
                 old = self.lines.pop(key, None)
+                self._drawn.pop(key, None)
                 if old is not None:
                     self.plotter.remove_actor(old, render=False)
                 continue
+            drawn = self._drawn.get(key, ())
+            if len(drawn) == len(pieces) and all(map(operator.is_, drawn, pieces)):
+                continue  # the same lines as drawn: nothing moved across this plane
+            self._drawn[key] = tuple(pieces)
             merged = pv.merge(pieces) if len(pieces) > 1 else pieces[0]
             if key in self.lines:  # same actor, new lines
                 self.lines[key].GetMapper().SetInputData(merged)
                 continue
             actor = self.plotter.add_mesh(
                 merged,
-                color=rgb,
+                color=LINE_RGB[kind],
                 line_width=2,
                 lighting=False,
                 pickable=False,
@@ -169,13 +197,14 @@ class SliceLayer:
         """The item's outline on plane ``name`` where it is drawn (cached: a day step
         retraces only what moved)."""
         pose = np.asarray(it.pose, dtype=float)
-        key = (id(it.mesh), name, self.index[name], pose.round(9).tobytes())
+        light = self.window.light and len(it.mesh.faces) > 2 * self.window.proxies.triangles
+        key = (id(it.mesh), name, self.index[name], pose.round(9).tobytes(), light)
         cache = self.__dict__.setdefault("_line_cache", {})
         if key not in cache or cache[key][0] is not it.mesh:  # ids of dead meshes recur
             if len(cache) > 500:
                 cache.clear()
-            lines = outline(self._poly(it), origin, normal, pose)
-            lines = lines.transform(pose, inplace=False) if lines.n_points else lines
+            poly = self.window.proxies.proxy(it.mesh) if light else self._poly(it)
+            lines = outline(poly, origin, normal, pose)
             cache[key] = (it.mesh, lines)
         return cache[key][1]
 

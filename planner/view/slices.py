@@ -97,16 +97,29 @@ def plane_point_normal(volume: Volume, plane: SlicePlane, index: int):
 
 
 def outline(poly, origin, normal, pose=None):
-    """Where a surface crosses a plane, as lines (pyvista PolyData, maybe empty).
+    """Where a surface crosses a plane, as lines (pyvista PolyData, maybe empty), LPS mm.
 
     ``poly`` is in its day-0 position; ``pose`` (4, 4), when given, is where it is drawn:
-    the plane is taken into the mesh's frame, so the caller draws the lines with
-    ``actor.user_matrix = pose``.
+    the plane is taken into the mesh's frame, cut there, and the lines are moved by
+    ``pose``. (``vtkCutter`` called directly: pyvista's ``slice`` gives the same lines
+    several times slower, too slow for every frame of the day slider.)
     """
+    import pyvista as pv
+    from vtkmodules.vtkCommonDataModel import vtkPlane
+    from vtkmodules.vtkFiltersCore import vtkCutter
+
     origin = np.asarray(origin, dtype=float)
     normal = np.asarray(normal, dtype=float)
-    if pose is not None:
-        inv = np.linalg.inv(np.asarray(pose, dtype=float))
-        origin = inv[:3, :3] @ origin + inv[:3, 3]
-        normal = inv[:3, :3] @ normal
-    return poly.slice(normal=normal, origin=origin, generate_triangles=False)
+    pose = np.eye(4) if pose is None else np.asarray(pose, dtype=float)
+    inv = np.linalg.inv(pose)
+    plane = vtkPlane()
+    plane.SetOrigin(*(inv[:3, :3] @ origin + inv[:3, 3]))
+    plane.SetNormal(*(inv[:3, :3] @ normal))
+    cutter = vtkCutter()
+    cutter.SetCutFunction(plane)
+    cutter.SetInputData(poly)
+    cutter.Update()
+    lines = pv.wrap(cutter.GetOutput())
+    if lines.n_points:
+        lines.points = np.asarray(lines.points) @ pose[:3, :3].T + pose[:3, 3]
+    return lines

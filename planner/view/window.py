@@ -6,7 +6,9 @@ slice planes, the live warnings, and binds widgets and keys to editor methods: a
 handle on the selected cut (drag, tilt with a face, resize with the face handles), sphere
 handles on the selected distractor's footplates (snapped to the bone on release) and on
 its vector's end. Every release is one edit: the case is re-validated, re-cut and
-re-checked, and can be undone. Nothing here decides anything about the plan.
+re-checked, and can be undone. Nothing here decides anything about the plan. While
+something moves (a handle, a slider, the camera) the scene is drawn light, and exact
+again on release (:mod:`planner.view.detail` lists what is simplified).
 
 It works the same on a window and on an off-screen plotter (the tests drive it so).
 """
@@ -20,8 +22,9 @@ import numpy as np
 from planner.errors import PlannerError
 from planner.render.offscreen import VIEW_CAMERAS
 from planner.view import overlay
-from planner.view.controls import HELP, Controls
-from planner.view.detail import Proxies
+from planner.view.controls import Controls
+from planner.view.days import DayScenes, case_items
+from planner.view.detail import Proxies, set_light
 from planner.view.detail import polydata as arrays_polydata
 from planner.view.editor import PlanEditor
 from planner.view.guides import GuideLayer
@@ -35,35 +38,12 @@ VIEWS = {name: camera for name, camera in VIEW_CAMERAS.items() if name != "orbit
 BRIDGE_RGB = (1.0, 0.1, 0.1)
 CONTACT_RGB = (0.2, 0.95, 0.4)
 OUTLINE_RGB = (1.0, 0.95, 0.7)
-TEXT_PT = 10
 FOCUS_PAD_MM = 40.0  # room around the plan when the camera frames it
 
 
 def polydata(mesh):
     """A trimesh as pyvista PolyData (points and triangles copied)."""
     return arrays_polydata(mesh.vertices, mesh.faces)
-
-
-def _case_items(case, models):
-    """What to draw when the plan cannot be made: the bone whole, cuts and vectors."""
-    import trimesh
-
-    from planner.plan.cuts import osteotomy_frame
-    from planner.render.scene import CUT_THICKNESS_MM, ROLE_COLORS, SceneItem, arrow_mesh
-
-    eye = np.eye(4)
-    items = [
-        SceneItem(f"segment:{n}", "fixed", m, ROLE_COLORS["fixed"], eye) for n, m in models.items()
-    ]
-    for o in case.osteotomies:
-        slab = trimesh.creation.box(
-            extents=(*o.size_mm, CUT_THICKNESS_MM), transform=osteotomy_frame(o)
-        )
-        items.append(SceneItem(f"cut:{o.name}", "cut", slab, ROLE_COLORS["cut"], eye))
-    for d in case.distractors:
-        arrow = arrow_mesh(d.moving_point_mm, d.vector, d.target_mm + 6.0)
-        items.append(SceneItem(f"vector:{d.name}", "vector", arrow, ROLE_COLORS["vector"], eye))
-    return items
 
 
 class PlanWindow:
@@ -96,7 +76,10 @@ class PlanWindow:
         self.markers: list = []
         self.show_help = True
         self.proxies = Proxies()
+        self.light = False  # drawn light while something moves (planner.view.detail)
+        self._scenes: DayScenes | None = None  # the items of each day, for this plan
         self.timings: dict[str, float] = {}
+        self.overlays: dict[str, tuple] = {}  # text name -> (text, position, colour, actor)
         self.replanner = None  # a planner.view.live.Replanner: plan in the background
         if defer:  # the bone first; the plan when :meth:`finish` is called
             self.state = PlanState(editor.case)
@@ -115,6 +98,7 @@ class PlanWindow:
         self.set_camera(self.view)
         if not defer:
             self.proxies.prepare(self.items)
+            self.guides.prepare()
             self.controls.place()
         self.update_texts()
         editor.listeners.append(self._on_edit)
@@ -126,6 +110,7 @@ class PlanWindow:
         if volume is not None and self.slices is None:
             self.add_slices(volume)
         self.apply(analyse(self.editor.case, self.editor.models))
+        self.guides.prepare()
         self.controls.sync_day()
         if background:
             self.replanner = Replanner(self.editor.models)
@@ -171,23 +156,28 @@ class PlanWindow:
 
     def apply(self, state) -> None:
         """Show ``state`` (a :class:`~planner.view.live.PlanState`)."""
+        light = self.light
+        self.low_detail(False)
         self.state = state
         self.preview_lines = []
         self.day = min(self.day, self.state.end_day)
         self._draw_scene()
         self.proxies.prepare(self.items)
+        self.low_detail(light)
         self.controls.place()
         self.update_texts()
 
     def scene_items(self) -> list:
         """The items drawn at the current day (SceneItem list)."""
         if self.state.plan is None:
-            return _case_items(self.editor.case, self.editor.models)
-        from planner.render.scene import scene_at
-
-        return scene_at(self.state.plan, self.day)
+            return case_items(self.editor.case, self.editor.models)
+        if self._scenes is None or self._scenes.plan is not self.state.plan:
+            self._scenes = DayScenes(self.state.plan)
+        return self._scenes.at(self.day)
 
     def _add_item(self, it) -> None:
+        import pyvista as pv
+
         rgba = it.color_rgba
         poly = polydata(it.mesh)
         actor = self.plotter.add_mesh(
@@ -203,7 +193,8 @@ class PlanWindow:
         )
         actor.user_matrix = np.asarray(it.pose, dtype=float)
         self.actors[it.name] = actor
-        self.full[it.name] = poly
+        # what the actor draws: with smooth shading pyvista draws a copy with normals
+        self.full[it.name] = pv.wrap(actor.GetMapper().GetInput())
 
     def _draw_scene(self) -> None:
         self.proxies.low = False
@@ -252,11 +243,19 @@ class PlanWindow:
             )
 
     def set_day(self, day: float) -> None:
-        """Move the segments and devices to ``day`` (clamped to 0..end of distraction)."""
+        """Move the segments and devices to ``day`` (clamped to 0..end of distraction).
+
+        Only what changed is touched: the items of a day are cached per plan state
+        (:class:`~planner.view.days.DayScenes`), segments move by their actor's matrix,
+        devices get their new points; outlines are retraced only where something moved.
+        """
         day = float(np.clip(day, 0.0, self.state.end_day))
         was_zero, self.day = self.day == 0.0, day
+        before = {it.name: it for it in self.items}
         self.items = self.scene_items()
         for it in self.items:
+            if before.get(it.name) is it:
+                continue  # the same state of the plan: nothing moved
             actor = self.actors.get(it.name)
             if actor is None:
                 self._add_item(it)
@@ -278,8 +277,12 @@ class PlanWindow:
         self.update_texts()
 
     def low_detail(self, low: bool) -> None:
-        """Draw heavy bone as light proxies (while dragging) or in full."""
-        self.proxies.set_low(low, self.items, self.actors, self.full)
+        """Draw light while something moves, or exact and full (on release); what the
+        light picture leaves out is listed in :mod:`planner.view.detail`."""
+        if low == self.light:
+            return
+        self.light = low
+        set_light(self, low)
 
     def pose_of(self, actor) -> np.ndarray:
         """The (4, 4) pose an actor is drawn with."""
@@ -415,32 +418,8 @@ class PlanWindow:
 
     # ------------------------------------------------------------------ text
     def update_texts(self) -> None:
-        """Redraw the overlays: keys, selection, warnings, status."""
-        p = self.plotter
-        p.add_text(
-            "\n".join(HELP) if self.show_help else "h: keys",
-            position="upper_left",
-            font_size=TEXT_PT - 1,
-            color="white",
-            name="help",
-            render=False,
-        )
-        p.add_text(
-            "\n".join(self.selection_lines()),
-            position="upper_right",
-            font_size=TEXT_PT,
-            color="white",
-            name="selection",
-            render=False,
-        )
-        p.add_text(
-            "\n".join(self.warning_lines()),
-            position="lower_left",
-            font_size=TEXT_PT,
-            color=(1.0, 0.35, 0.3) if self.state.error else (1.0, 0.85, 0.3),
-            name="warnings",
-            render=False,
-        )
+        """Redraw the overlays: keys, selection, warnings, status (only what changed)."""
+        overlay.update_texts(self)
 
     def selection_lines(self) -> list[str]:
         """The selected item's numbers (upper right)."""

@@ -55,3 +55,22 @@ def test_step_and_continuous_days():
     smooth = by_name(scene_at(plan, half, continuous=True))["segment:mandible_moving_d"].pose
     assert np.allclose(step, np.eye(4))
     assert np.linalg.norm(smooth[:3, 3]) == pytest.approx(first.mm / 2)
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.25])
+def test_a_placed_unit_cylinder_is_trimesh_s_cylinder(radius):
+    """Same volume, faces, ends and radius (turned about its axis as the scene turns it)."""
+    import trimesh
+
+    from planner.render.scene import cylinder_between
+
+    a, b = np.array([1.0, -2.0, 3.0]), np.array([4.0, 2.0, -9.0])
+    fast = cylinder_between(a, b, radius)
+    axis = (b - a) / np.linalg.norm(b - a)
+    ref = trimesh.creation.cylinder(radius=radius, segment=[a, b], sections=12)
+    assert fast.is_watertight and fast.volume == pytest.approx(ref.volume, rel=1e-12)
+    assert len(fast.faces) == len(ref.faces)
+    ends = fast.vertices @ axis
+    assert ends.min() == pytest.approx(a @ axis) and ends.max() == pytest.approx(b @ axis)
+    off_axis = fast.vertices - a - np.outer((fast.vertices - a) @ axis, axis)
+    np.testing.assert_allclose(np.linalg.norm(off_axis, axis=1).max(), radius)

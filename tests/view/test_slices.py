@@ -59,3 +59,24 @@ def test_air_is_transparent_and_tissue_is_not():
     assert (rgba[..., 3] == 255).sum() == 1  # the one soft-tissue voxel (HU 0)
     assert rgba[-1, 0, 3] == 255 and rgba[-1, 0, 0] == 200 * 255 // 1600
     assert np.all(rgba[..., 3][vol.hu[0].T[::-1] < AIR_HU] == 0)
+
+
+def test_an_outline_is_traced_where_the_pose_puts_the_mesh():
+    import trimesh
+
+    from planner.view.detail import polydata
+    from planner.view.slices import outline
+
+    cube = trimesh.creation.box(extents=(2.0, 2.0, 2.0))  # day 0: centred at the origin
+    pose = trimesh.transformations.rotation_matrix(np.pi / 2, [0, 0, 1])
+    pose[:3, 3] = [10.0, 0.0, 0.5]  # turned a quarter about z, moved 10 mm along x, up 0.5
+    lines = outline(polydata(cube.vertices, cube.faces), [0.0, 0.0, 1.0], [0.0, 0.0, 1.0], pose)
+    points = np.asarray(lines.points)
+    assert lines.n_lines > 0
+    np.testing.assert_allclose(points[:, 2], 1.0, atol=1e-9)  # on the plane z = 1
+    np.testing.assert_allclose(points[:, :2].min(axis=0), [9.0, -1.0], atol=1e-9)
+    np.testing.assert_allclose(points[:, :2].max(axis=0), [11.0, 1.0], atol=1e-9)
+    cells = np.asarray(lines.lines).reshape(-1, 3)[:, 1:]
+    length = np.linalg.norm(points[cells[:, 0]] - points[cells[:, 1]], axis=1).sum()
+    assert length == pytest.approx(8.0)  # the square's perimeter
+    assert outline(polydata(cube.vertices, cube.faces), [0, 0, 5.0], [0, 0, 1.0]).n_points == 0
