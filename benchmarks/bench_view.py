@@ -199,7 +199,10 @@ def main() -> int:
         if (case.parent / "dicom").is_dir():
             os.symlink((case.parent / "dicom").resolve(), work / "dicom")
         env = {k: v for k, v in os.environ.items() if k != "VTK_DEFAULT_OPENGL_WINDOW"}
-        xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
+        # -a takes the first free display from -n; two runs starting at once from the same
+        # number can race for it, so each starts from its own
+        xvfb = ["xvfb-run", "-a", "-n", str(100 + os.getpid() % 800)]
+        xvfb += ["-s", "-screen 0 1600x1000x24"]
         run = subprocess.run(
             [*xvfb, sys.executable, "-c", CHILD, str(work / "case"), str(args.repeat)],
             capture_output=True,

@@ -40,7 +40,9 @@ def test_the_real_window_opens_and_shows_bone(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("VTK_DEFAULT_OPENGL_WINDOW",)}
     root = str(Path(__file__).resolve().parents[2])  # the planner being tested
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"]
+    # -a takes the first free display from -n; two runs starting at once from the same
+    # number can race for it, so each starts from its own
+    xvfb = ["xvfb-run", "-a", "-n", str(100 + os.getpid() % 800), "-s", "-screen 0 1280x800x24"]
     run = subprocess.run(
         [*xvfb, sys.executable, "-c", _SCRIPT, str(case_dir), str(png)],
         capture_output=True,
