@@ -211,6 +211,26 @@ def verify_mandible(
     return True, caution
 
 
+def _bone_in(bone: np.ndarray, affine: np.ndarray, x_range, y_max: float) -> np.ndarray:
+    """(n, 3) indices of the bone voxels whose index box can reach LPS ``x`` in
+    ``x_range`` with ``y < y_max`` (a superset: the caller tests the exact region)."""
+    if np.linalg.matrix_rank(affine[:3, :3]) < 3:
+        return np.argwhere(bone)
+    ends = np.asarray(bone.shape, dtype=float) - 1
+    span = apply_affine(
+        affine, [[a, b, c] for a in (0, ends[0]) for b in (0, ends[1]) for c in (0, ends[2])]
+    )
+    box_lo, box_hi = span.min(axis=0), span.max(axis=0)
+    corners = np.array(
+        [[x, y, z] for x in x_range for y in (box_lo[1], y_max) for z in (box_lo[2], box_hi[2])]
+    )
+    ijk = apply_affine(np.linalg.inv(affine), corners)
+    start = np.clip(np.floor(ijk.min(axis=0)).astype(int) - 1, 0, bone.shape)
+    stop = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 2, 0, bone.shape)
+    box = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
+    return np.argwhere(bone[box]) + start
+
+
 def trim_above_occlusion(
     mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray
 ) -> tuple[np.ndarray, float]:
@@ -246,13 +266,15 @@ def trim_above_occlusion(
     shape = arch_shape(p[p[:, 2] < z0 + 0.4 * (z1 - z0)])
     if not shape.is_arch:
         return mandible, 0.0
-    bi = np.argwhere(bone)
+    # the bone in front, near the midline, at every level (the column the teeth meet in)
+    half, front_y = 0.25 * shape.width_mm, shape.front_y + 0.5 * shape.opening_mm
+    bi = _bone_in(bone, affine, (shape.centre_x - half, shape.centre_x + half), front_y)
     bp = apply_affine(affine, bi)
-    dx = np.abs(bp[:, 0] - shape.centre_x)
-    front = (dx < 0.25 * shape.width_mm) & (bp[:, 1] < shape.front_y + 0.5 * shape.opening_mm)
+    front = (np.abs(bp[:, 0] - shape.centre_x) < half) & (bp[:, 1] < front_y)
+    bi, bp = bi[front], bp[front]
     n = bone.shape[axis]
-    area = np.bincount(bi[front, axis], minlength=n)
-    owned = np.bincount(bi[front, axis], weights=mandible[tuple(bi[front].T)], minlength=n)
+    area = np.bincount(bi[:, axis], minlength=n)
+    owned = np.bincount(bi[:, axis], weights=mandible[tuple(bi.T)], minlength=n)
     order = list(range(n)) if up > 0 else list(range(n - 1, -1, -1))
     area, owned = area[order], owned[order]
     if not owned.any():
@@ -273,21 +295,26 @@ def trim_above_occlusion(
                 cut = t + 1
             break
     out = mandible.copy()
+    # only the candidate's own voxels can be given back
+    mi, mp = ijk, apply_affine(affine, ijk)
+    mdx = np.abs(mp[:, 0] - shape.centre_x)
     if cut is not None:
         above = np.zeros(n, dtype=bool)
         above[order[cut:]] = True
-        maxilla = (dx < 0.3 * shape.width_mm) | (bp[:, 1] < shape.front_y + 0.6 * shape.opening_mm)
-        drop = bi[maxilla & above[bi[:, axis]]]
+        maxilla = (mdx < 0.3 * shape.width_mm) | (
+            mp[:, 1] < shape.front_y + 0.6 * shape.opening_mm
+        )
+        drop = mi[maxilla & above[mi[:, axis]]]
         out[tuple(drop.T)] = False
     # above the front teeth the mandible is its two rami only: nothing near the midline
     # (skull base, vomer, spine) and nothing far behind the angles (the mastoids)
-    chin = front & out[tuple(bi.T)] & (dx < 0.1 * shape.width_mm)
+    chin = out[tuple(bi.T)] & (np.abs(bp[:, 0] - shape.centre_x) < 0.1 * shape.width_mm)
     if chin.any():
         z_teeth = float(bp[chin, 2].max()) + 5.0
         y_back = float(np.percentile(p[p[:, 2] < z0 + 0.4 * (z1 - z0), 1], 98))
-        high = bp[:, 2] > z_teeth
-        off = high & ((dx < 0.3 * shape.width_mm) | (bp[:, 1] > y_back + 15.0))
-        drop = bi[off]
+        high = mp[:, 2] > z_teeth
+        off = high & ((mdx < 0.3 * shape.width_mm) | (mp[:, 1] > y_back + 15.0))
+        drop = mi[off]
         out[tuple(drop.T)] = False
     comps, m = ndi.label(out)
     if m > 1:

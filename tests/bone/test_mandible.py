@@ -416,3 +416,18 @@ def test_a_missing_ramus_is_named_in_the_search_warning(monkeypatch):
     assert search.warning == "mandible found with a ramus on the right only: check the left side"
     assert search.note.endswith(search.warning)
     assert search.warning in seg.warnings  # the summary shows it as a warning
+
+
+def test_the_jaw_does_not_depend_on_how_the_voxels_are_stored():
+    """The same head stored with its axes swapped and one reversed (another scanner's
+    order) gives the same mandible, voxel for voxel."""
+    volume, _ = sample(2.0)
+    seg = segment_bone(volume)
+    # index (i, j, k) of the new array is (k, j, ni - 1 - i) of the old one
+    ni = volume.hu.shape[0]
+    hu = np.ascontiguousarray(volume.hu[::-1].transpose(2, 1, 0))
+    to_old = np.array([[0, 0, -1, ni - 1], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)
+    turned = segment_bone(Volume(hu, volume.affine @ to_old))
+    assert seg.mandible_found and turned.mandible_found
+    back = (turned.labels == 2).transpose(2, 1, 0)[::-1]
+    assert np.array_equal(back, seg.labels == 2)
