@@ -260,8 +260,9 @@ def trim_above_occlusion(
         return mandible, 0.0
     axis, up = axial
     ijk = np.argwhere(mandible)
+    mp = apply_affine(affine, ijk)  # every voxel of the candidate, LPS mm
     stride = max(1, len(ijk) // 40000)
-    p = apply_affine(affine, ijk[::stride])
+    p = mp[::stride]
     z0, z1 = np.percentile(p[:, 2], [1, 99])
     shape = arch_shape(p[p[:, 2] < z0 + 0.4 * (z1 - z0)])
     if not shape.is_arch:
@@ -296,8 +297,7 @@ def trim_above_occlusion(
             break
     out = mandible.copy()
     # only the candidate's own voxels can be given back
-    mi, mp = ijk, apply_affine(affine, ijk)
-    mdx = np.abs(mp[:, 0] - shape.centre_x)
+    mi, mdx = ijk, np.abs(mp[:, 0] - shape.centre_x)
     if cut is not None:
         above = np.zeros(n, dtype=bool)
         above[order[cut:]] = True

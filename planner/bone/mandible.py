@@ -307,6 +307,9 @@ _HELP = (
 )
 
 
+_ON_FLOOR = "it reaches the lower edge of the scan (a jaw not wholly in view)"
+
+
 def find_mandible(
     bone: np.ndarray,
     hu: np.ndarray,
@@ -343,18 +346,16 @@ def find_mandible(
     )
     sub = Grid(tuple(s.stop - s.start for s in full_box), grid.factors, affine).upsample(blocks)
     sub &= bone[full_box]
-    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):  # before the costly
-        why = "it reaches the lower edge of the scan (a jaw not wholly in view)"  # refinement
-        why = f"a candidate was found ({how}) but rejected: {why}"
-        return MandibleSearch(None, full_box, why, f"no mandible made: {why}; {_HELP}")
+    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):
+        return _rejected(how, _ON_FLOOR, full_box)  # before the costly refinement
     sub = refine_contacts(sub, bone, hu, affine, full_box)
     sub_affine = affine.copy()
     sub_affine[:3, 3] = apply_affine(affine, [s.start for s in full_box])
     sub, given_mm3 = trim_above_occlusion(sub, bone[full_box], sub_affine)
     if given_mm3 > 0:
         how = f"{how}; {given_mm3 / 1000.0:.1f} cm³ above the teeth, off the rami, to the skull"
-    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):
-        ok, why = False, "it reaches the lower edge of the scan (a jaw not wholly in view)"
+    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):  # after it, again:
+        ok, why = False, _ON_FLOOR  # the refinement may hand it bone near the edge
     elif at_lps is None:
         ok, why = verify_mandible(sub, bone[full_box], sub_affine)
         if ok and why:  # a ramus short or missing: found, and the user is told which
@@ -366,6 +367,11 @@ def find_mandible(
         cm3 = np.count_nonzero(sub) * abs(np.linalg.det(affine[:3, :3])) / 1000.0
         ok, why = cm3 >= 1.0, f"the bone at the point given holds only {cm3:.1f} cm³"
     if not ok:
-        why = f"a candidate was found ({how}) but rejected: {why}"
-        return MandibleSearch(None, full_box, why, f"no mandible made: {why}; {_HELP}")
+        return _rejected(how, why, full_box)
     return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})")
+
+
+def _rejected(how: str, why: str, box: tuple[slice, ...]) -> MandibleSearch:
+    """The search's answer for a candidate that failed a check."""
+    why = f"a candidate was found ({how}) but rejected: {why}"
+    return MandibleSearch(None, box, why, f"no mandible made: {why}; {_HELP}")

@@ -19,12 +19,16 @@ residual at the device (see :func:`planner.motion.distraction.solve_segment_pose
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
 from planner.geometry import rigid_pose, rotation_about_axis
 
-__all__ = ["fit_about_joints"]
+__all__ = ["CONDYLES", "fit_about_joints", "joints_on_moving_segments"]
+
+CONDYLES = ("condyle_left", "condyle_right")
+"""The landmark names of the condyles (the joint points; also the mandibular lengths)."""
 
 
 def _about_point(source: np.ndarray, target: np.ndarray, pivot: np.ndarray) -> np.ndarray:
@@ -73,3 +77,24 @@ def fit_about_joints(source, target, joints_mm) -> np.ndarray:
     if len(joints) == 2 and np.linalg.norm(joints[1] - joints[0]) > 1e-6:
         return _about_axis(source, target, joints[0], joints[1])
     raise ValueError(f"joints_mm must be one point or two distinct points, got {len(joints)}")
+
+
+def joints_on_moving_segments(
+    landmarks_mm: Mapping[str, Sequence[float]],
+    landmark_segments: Mapping[str, str],
+    moving: Collection[str],
+    *,
+    condyles: Sequence[str] = CONDYLES,
+) -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """Moving segment key -> the condyle points it carries (for ``Motion.joints_mm``).
+
+    A condyle on a moving segment (a one-sided ramus distraction moves the body and the
+    far ramus) stays in its joint: the segment turns about it.
+    """
+    out: dict[str, tuple] = {}
+    for c in condyles:
+        key = landmark_segments.get(c)
+        if key in moving and c in landmarks_mm:
+            point = tuple(float(x) for x in landmarks_mm[c])
+            out[key] = (*out.get(key, ()), point)
+    return out

@@ -20,21 +20,17 @@ from planner.motion.distraction import (
     solve_at,
     vector_angles_deg,
 )
+from planner.motion.joint import CONDYLES
 from planner.motion.schedule import Schedule, length_at
 
 __all__ = [
-    "CONDYLES",
     "Advancement",
     "BilateralReport",
     "Measurements",
     "bilateral_report",
-    "joints_on_moving_segments",
     "measure",
     "to_jsonable",
 ]
-
-CONDYLES = ("condyle_left", "condyle_right")
-"""The landmark names of the condyles (joint points, mandibular lengths)."""
 
 
 def to_jsonable(obj, *, digits: int = 6):
@@ -290,24 +286,3 @@ def measure(
                 " model; in the patient it stays in its joint and the mandible turns about it"
             )
     return Measurements(t, adv, lengths, inter, estimates, tuple(warnings))
-
-
-def joints_on_moving_segments(
-    landmarks_mm: Mapping[str, Sequence[float]],
-    landmark_segments: Mapping[str, str],
-    moving: Collection[str],
-    *,
-    condyles: Sequence[str] = CONDYLES,
-) -> dict[str, tuple[tuple[float, float, float], ...]]:
-    """Moving segment key -> the condyle points it carries (for ``Motion.joints_mm``).
-
-    A condyle on a moving segment (a one-sided ramus distraction moves the body and the
-    far ramus) stays in its joint: the segment turns about it.
-    """
-    out: dict[str, tuple] = {}
-    for c in condyles:
-        key = landmark_segments.get(c)
-        if key in moving and c in landmarks_mm:
-            point = tuple(float(x) for x in landmarks_mm[c])
-            out[key] = (*out.get(key, ()), point)
-    return out

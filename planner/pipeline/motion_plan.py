@@ -51,7 +51,8 @@ class MotionPlan:
 def plan_motion(case: Case, cut: CutResult, names: list[str], moving_of, fixed_of) -> MotionPlan:
     """Schedule, motion, landmark segments, bilateral report and measurements."""
     from planner.motion.distraction import Motion
-    from planner.motion.measure import bilateral_report, joints_on_moving_segments, measure
+    from planner.motion.joint import joints_on_moving_segments
+    from planner.motion.measure import bilateral_report, measure
     from planner.motion.schedule import make_schedule
     from planner.plan.devices import device_catalog
 

@@ -7,8 +7,8 @@ import pytest
 
 from planner.geometry import apply_affine, rigid_pose, rotation_about_axis
 from planner.motion.distraction import Motion, footplate_points, solve_at, solve_segment_pose
-from planner.motion.joint import fit_about_joints
-from planner.motion.measure import bilateral_report, joints_on_moving_segments, measure
+from planner.motion.joint import fit_about_joints, joints_on_moving_segments
+from planner.motion.measure import bilateral_report, measure
 from planner.motion.schedule import make_schedule
 from planner.plan.case import Distractor, Protocol
 from planner.plan.devices import device_catalog
