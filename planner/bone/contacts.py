@@ -134,18 +134,29 @@ def refine_contacts(
 
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     solid = bone[box]
-    first = solid.view(np.uint8) + mandible.view(np.uint8)  # 0 none, 1 skull, 2 mandible
-    interface = _boundary(first)
-    if not interface.any():
+    # the interface lies within a voxel of the mandible: looked for in its box only
+    found = ndi.find_objects(mandible.view(np.uint8))
+    if not found:
         return mandible
+    own = grow_box(found[0], (1, 1, 1), mandible.shape)
+    first = solid[own].view(np.uint8) + mandible[own].view(np.uint8)  # 1 skull, 2 mandible
+    found = ndi.find_objects(_boundary(first).view(np.uint8))
+    del first
+    if not found:
+        return mandible
+    at = tuple(
+        slice(o.start + f.start, o.start + f.stop) for o, f in zip(own, found[0], strict=True)
+    )
     reach = np.ceil(_REACH_MM / spacing).astype(int) + 2
-    near = grow_box(ndi.find_objects(interface.view(np.uint8))[0], reach, interface.shape)
+    near = grow_box(at, reach, mandible.shape)
     full = tuple(
         slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, near, strict=True)
     )
-    old, b = first[near], solid[near]
+    b = solid[near]
+    old = b.view(np.uint8) + mandible[near].view(np.uint8)  # 0 none, 1 skull, 2 mandible
+    interface = _boundary(old)
     h = hu[full].astype(np.float32)
-    zone = b & _within_reach(interface[near], spacing)
+    zone = b & _within_reach(interface, spacing)
     # flooded from the first labels just beyond the reach
     region = b & ndi.binary_dilation(zone)
     markers = np.where(region & ~zone, old, 0).astype(np.int32)
@@ -155,7 +166,7 @@ def refine_contacts(
     pieces, n = ndi.label(changed, structure=np.ones((3, 3, 3)))
     if n == 0:
         return mandible
-    old_edge, new_edge = _boundary(old), _boundary(new)
+    old_edge, new_edge = interface, _boundary(new)
     out = old.copy()
     for i, piece in enumerate(ndi.find_objects(pieces), start=1):
         grown = grow_box(piece, (1, 1, 1), b.shape)

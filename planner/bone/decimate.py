@@ -236,16 +236,13 @@ def _join(vertices: np.ndarray, parts: list) -> tuple[np.ndarray, np.ndarray]:
 
 def _borders(faces: np.ndarray, block: np.ndarray, n_vertices: int) -> np.ndarray:
     """Vertices used by faces of more than one block."""
-    first = np.full(n_vertices, -1, dtype=np.int64)
-    first[faces.ravel()] = np.repeat(block, 3)
-    return (
-        np.bincount(
-            faces.ravel(),
-            weights=(np.repeat(block, 3) != first[faces.ravel()]),
-            minlength=n_vertices,
-        )
-        > 0
-    )
+    flat = faces.ravel()
+    owner = np.repeat(block.astype(np.int32), 3)
+    first = np.full(n_vertices, -1, dtype=np.int32)
+    first[flat] = owner  # the block of one of the vertex's faces
+    border = np.zeros(n_vertices, dtype=bool)
+    border[flat[owner != first[flat]]] = True  # another face is in another block
+    return border
 
 
 def decimate(
@@ -290,23 +287,24 @@ def decimate(
     blocks = math.ceil(n / max_block_faces)
     if blocks <= 1 and not kept.any():
         return _whole(vertices, faces, target_faces)
-    area = _areas(vertices, faces)
-    density = target_faces / float(area.sum(dtype=np.float64))  # triangles per mm²
-    axis = int(np.argmax(np.ptp(vertices, axis=0)))
-    along = vertices[faces, axis].mean(axis=1)
-    cuts = np.quantile(along, np.arange(1, blocks) / blocks)
-    block = np.searchsorted(cuts, along)
-    block[kept] = blocks
-    border = _borders(faces, block, len(vertices))
-    # triangles touching a slab's cut stay as they are until the band pass: they come on
-    # top of the slab's share, so that the rest is decimated as densely as in one piece
-    strip = border[faces].any(axis=1)
-    # every other slab goes to a helper process when there is a second core: those are
-    # sent first, so that both processes work at once
+    # every other slab goes to a helper process when there is a second core; started
+    # first, so that it loads its libraries while the slabs are laid out
     helper = _Helper.start() if blocks >= 2 and (os.cpu_count() or 1) >= 2 else None
-    parts: list = [None] * blocks
-    keys = []
     try:
+        area = _areas(vertices, faces)
+        density = target_faces / float(area.sum(dtype=np.float64))  # triangles per mm²
+        axis = int(np.argmax(np.ptp(vertices, axis=0)))
+        along = vertices[faces, axis].mean(axis=1)
+        cuts = np.quantile(along, np.arange(1, blocks) / blocks)
+        block = np.searchsorted(cuts, along)
+        block[kept] = blocks
+        border = _borders(faces, block, len(vertices))
+        # triangles touching a slab's cut stay as they are until the band pass: they come on
+        # top of the slab's share, so that the rest is decimated as densely as in one piece
+        strip = border[faces].any(axis=1)
+        # the helper's slabs are sent first, so that both processes work at once
+        parts: list = [None] * blocks
+        keys = []
         for b in sorted(range(blocks), key=lambda b: (b % 2, b)):
             pick = block == b
             goal = round(density * area[pick & ~strip].sum()) + int(np.count_nonzero(pick & strip))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 
 __all__ = ["Grid", "dilate_box", "grow_box"]
 
@@ -42,12 +41,19 @@ def dilate_box(mask: np.ndarray, steps) -> np.ndarray:
     steps : (3,) int
         Half-width of the box along each axis, voxels (0: no growth along that axis).
     """
-    out = mask
+    out = np.asarray(mask, dtype=bool)
     for axis, n in enumerate(steps):
         if n <= 0:
             continue
-        struct = np.ones([2 * int(n) + 1 if a == axis else 1 for a in range(3)], dtype=bool)
-        out = ndi.binary_dilation(out, structure=struct)
+        grown = out.copy()
+        m = out.shape[axis]
+        for shift in range(1, min(int(n), m - 1) + 1):  # shifted copies, ORed in place
+            lo = [slice(None)] * out.ndim
+            hi = [slice(None)] * out.ndim
+            lo[axis], hi[axis] = slice(0, m - shift), slice(shift, m)
+            grown[tuple(hi)] |= out[tuple(lo)]
+            grown[tuple(lo)] |= out[tuple(hi)]
+        out = grown
     return out
 
 

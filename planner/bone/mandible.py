@@ -58,9 +58,9 @@ def _edt_levels(spacing: np.ndarray) -> list[float]:
     return levels
 
 
-def _points(mask: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
-    """LPS mm of (at most about ``n`` of) the set voxels of ``mask[sl]``."""
-    ijk = np.argwhere(mask[sl])
+def _points(boxed: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
+    """LPS mm of (at most about ``n`` of) the set voxels of ``boxed``, a mask's box ``sl``."""
+    ijk = np.argwhere(boxed)
     if len(ijk) > n:
         ijk = ijk[:: len(ijk) // n]
     return apply_affine(affine, ijk + [s.start for s in sl])
@@ -113,7 +113,8 @@ def _find_markers(
         for c in order[:50]:
             if sizes[c] * vox > 0.6 * total_mm3:
                 continue
-            arch = arch_shape(_points(cores == c, objects[c - 1], affine, 20000))
+            sl = objects[c - 1]
+            arch = arch_shape(_points(cores[sl] == c, sl, affine, 20000))
             if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
                 continue
             if best is None or sizes[c] > sizes[best[0]]:

@@ -1,0 +1,39 @@
+"""Tests for the block grid's box helpers (:mod:`planner.bone.grid`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from planner.bone.grid import dilate_box, grow_box
+
+
+def _reference(mask: np.ndarray, steps) -> np.ndarray:
+    """The same dilation with scipy, one box structuring element per axis."""
+    out = mask
+    for axis, n in enumerate(steps):
+        if n > 0:
+            struct = np.ones([2 * n + 1 if a == axis else 1 for a in range(3)], dtype=bool)
+            out = ndi.binary_dilation(out, structure=struct)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(7, 9, 11), (1, 5, 5), (2, 2, 2), (30, 20, 10)])
+@pytest.mark.parametrize("steps", [(1, 1, 1), (0, 2, 1), (3, 0, 0), (5, 5, 5), (0, 0, 0)])
+def test_dilate_box_matches_scipy(shape, steps):
+    mask = np.random.default_rng(1).random(shape) > 0.93
+    assert np.array_equal(dilate_box(mask, steps), _reference(mask, steps))
+
+
+def test_dilate_box_grows_one_voxel_into_a_box():
+    mask = np.zeros((5, 5, 5), dtype=bool)
+    mask[2, 2, 2] = True
+    out = dilate_box(mask, (1, 2, 0))
+    assert out.sum() == 3 * 5 * 1
+    assert out[1:4, 0:5, 2].all() and not mask.all()
+
+
+def test_grow_box_clips_to_the_array():
+    box = grow_box((slice(0, 2), slice(3, 4), slice(8, 10)), (1, 2, 3), (10, 10, 10))
+    assert box == (slice(0, 3), slice(1, 6), slice(5, 10))
