@@ -80,17 +80,21 @@ class Grid:
 
     def block_count(self, mask: np.ndarray) -> np.ndarray:
         """Number of set voxels in each block, uint8."""
-        pad = [(0, (-n) % f) for n, f in zip(mask.shape, self.factors, strict=True)]
-        a = np.pad(mask, pad) if any(p[1] for p in pad) else mask
-        a = a.view(np.uint8)
+        a = mask.view(np.uint8)
         for axis, f in enumerate(self.factors):
             if f == 1:
                 continue
-            split = a.reshape((*a.shape[:axis], a.shape[axis] // f, f, *a.shape[axis + 1 :]))
-            pre = (slice(None),) * (axis + 1)
-            out = split[(*pre, 0)].copy()
-            for q in range(1, f):
-                out += split[(*pre, q)]
+            n = a.shape[axis]
+            shape = list(a.shape)
+            shape[axis] = -(-n // f)  # the last block may be partly outside the array
+            out = np.zeros(shape, dtype=np.uint8)
+            for q in range(f):  # every f-th slice from q: the q-th slice of each block
+                take = [slice(None)] * a.ndim
+                take[axis] = slice(q, n, f)
+                part = a[tuple(take)]
+                put = [slice(None)] * a.ndim
+                put[axis] = slice(0, part.shape[axis])
+                out[tuple(put)] += part
             a = out
         return a if a is not mask.view(np.uint8) else a.copy()
 

@@ -37,3 +37,19 @@ def test_dilate_box_grows_one_voxel_into_a_box():
 def test_grow_box_clips_to_the_array():
     box = grow_box((slice(0, 2), slice(3, 4), slice(8, 10)), (1, 2, 3), (10, 10, 10))
     assert box == (slice(0, 3), slice(1, 6), slice(5, 10))
+
+
+@pytest.mark.parametrize("factors", [(1, 1, 1), (2, 3, 1), (3, 3, 2), (4, 1, 5)])
+def test_block_count_counts_every_voxel_once(factors):
+    from planner.bone.grid import Grid
+
+    mask = np.random.default_rng(2).random((13, 11, 10)) > 0.6
+    counts = Grid(mask.shape, factors, np.eye(4)).block_count(mask)
+    assert counts.shape == tuple(-(-n // f) for n, f in zip(mask.shape, factors, strict=True))
+    assert counts.sum() == mask.sum()
+    f = factors
+    for i, j, k in [(0, 0, 0), (counts.shape[0] - 1, 1, counts.shape[2] - 1)]:
+        block = mask[
+            i * f[0] : (i + 1) * f[0], j * f[1] : (j + 1) * f[1], k * f[2] : (k + 1) * f[2]
+        ]
+        assert counts[i, j, k] == block.sum()
