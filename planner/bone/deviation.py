@@ -78,6 +78,8 @@ def deviation(
     exceeds ``far_mm`` is measured exactly, and those farther than ``far_mm`` are returned
     in ``far`` (where decimation went too far).
     """
+    if _all_kept(dense, vertices):  # nothing was decimated away: every distance is 0
+        return Deviation(0.0, 0.0, 0.0, far=None if far_mm is None else np.zeros(0, int))
     from scipy.spatial import cKDTree
     from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
     from vtkmodules.vtkCommonCore import vtkDoubleArray
@@ -123,3 +125,13 @@ def deviation(
         p99_mm=float(np.percentile(d_sample, 99)),
         far=far,
     )
+
+
+def _all_kept(dense: np.ndarray, vertices: np.ndarray) -> bool:
+    """Whether every dense vertex is, to the bit, a vertex of the result."""
+    if len(vertices) < len(dense) or len(dense) == 0:
+        return False
+    rows = np.dtype((np.void, 24))
+    mine = np.ascontiguousarray(dense, dtype=np.float64).view(rows).ravel()
+    theirs = np.ascontiguousarray(vertices, dtype=np.float64).view(rows).ravel()
+    return bool(np.isin(mine, theirs).all())

@@ -290,6 +290,22 @@ def test_deviation_maximum_is_exact_whatever_the_chunk(dense):
         assert again.mean_mm == pytest.approx(dev.mean_mm, rel=1e-9)
 
 
+def test_deviation_of_an_undecimated_surface_is_zero_and_a_moved_vertex_counts(dense):
+    from planner.bone.deviation import deviation
+
+    v, f = np.asarray(dense.vertices), np.asarray(dense.faces)
+    order = np.random.default_rng(3).permutation(len(v))  # the same surface, renumbered
+    inverse = np.argsort(order)
+    same = deviation(v, v[order], inverse[f], far_mm=0.1)
+    assert (same.mean_mm, same.max_mm, same.p99_mm) == (0.0, 0.0, 0.0)
+    assert same.far is not None and len(same.far) == 0
+    # one dense vertex 0.3 mm off the surface (along its normal): measured, not skipped
+    moved = v.copy()
+    moved[0] += 0.3 * dense.vertex_normals[0]
+    off = deviation(moved, v, f)
+    assert off.max_mm == pytest.approx(0.3, abs=0.05)
+
+
 def test_simplify_adds_triangles_until_within_the_bound(dense):
     coarse, dev_coarse = simplify(dense, target_faces=500, max_error_mm=10.0)
     fine, dev_fine = simplify(dense, target_faces=500, max_error_mm=dev_coarse.max_mm / 3)
