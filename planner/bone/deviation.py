@@ -7,6 +7,8 @@ and the exact maximum over all of them (its bounds use
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,12 +102,17 @@ def deviation(
     tri = vertices[faces]
     tree = cKDTree(tri.mean(axis=1))
     bound = np.empty(len(dense))
-    for start in range(0, len(dense), chunk):
+
+    def bound_chunk(start: int) -> None:
         p = dense[start : start + chunk]
-        _, nearest = tree.query(p, k=1, workers=-1)
+        _, nearest = tree.query(p, k=1)
         t = tri[nearest]
         bound[start : start + chunk] = np.linalg.norm(closest_point_on_triangles(p, t) - p, axis=1)
-    del tree, tri
+
+    # numpy and the k-d tree let go of the GIL: a chunk per core
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        list(pool.map(bound_chunk, range(0, len(dense), chunk)))
+    tree = tri = None  # their memory goes before the exact distances
     check = np.nonzero(bound > worst)[0]
     order = check[np.argsort(bound[check])[::-1]]
     step = 2_048  # the largest bounds first: they raise ``worst`` quickly
