@@ -305,7 +305,8 @@ def decimate(
         # the helper's slabs are sent first, so that both processes work at once
         parts: list = [None] * blocks
         keys = []
-        for b in sorted(range(blocks), key=lambda b: (b % 2, b)):
+        todo = []
+        for b in range(blocks):
             pick = block == b
             goal = round(density * area[pick & ~strip].sum()) + int(np.count_nonzero(pick & strip))
             key = (np.flatnonzero(pick), border[faces[pick]], goal)
@@ -315,12 +316,17 @@ def decimate(
                 np.array_equal(x, y) for x, y in zip(old[0], key, strict=True)
             ):
                 parts[b] = (lambda part: lambda: part)(old[1])  # untouched: the same result
-            elif helper is not None and b % 2 == 0:
+            else:
+                todo.append((b, pick, goal))
+        # the slabs to decimate, shared out in turn: the helper's are sent first
+        for n, (b, pick, goal) in sorted(enumerate(todo), key=lambda t: (t[0] % 2, t[0])):
+            if helper is not None and n % 2 == 0:
                 parts[b] = _region(vertices, faces, pick, goal, border, helper)
             else:
                 parts[b] = (lambda part: lambda: part)(
                     _region(vertices, faces, pick, goal, border)
                 )
+        del todo
         parts = [part() for part in parts]
     finally:
         if helper is not None:
