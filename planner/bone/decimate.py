@@ -24,6 +24,7 @@ import numpy as np
 __all__ = ["MAX_BLOCK_FACES", "body_points", "decimate", "triangles_near"]
 
 MAX_BLOCK_FACES = 300_000
+_TRIES = 3  # slabs decimated again when border vertices go, before one piece
 helper_peak_bytes = 0
 """The largest peak memory (VmHWM) of a helper process so far, bytes (for benchmarks)."""
 
@@ -90,8 +91,20 @@ def _region(
     return _found_border(vertices, used, border, *out)
 
 
+class _Lost:
+    """A part whose border vertices did not all come back: those ``vertices`` (indices)."""
+
+    def __init__(self, vertices: np.ndarray) -> None:
+        self.vertices = vertices
+
+
 def _found_border(vertices, used, border, out_v, out_f):
-    """``_region``'s result from fast-simplification's output (None: border not found)."""
+    """``_region``'s result from fast-simplification's output.
+
+    A border vertex can go: when its only triangle in the part is a corner whose opposite
+    edge collapses, the triangle and then the vertex are dropped. Then a :class:`_Lost`
+    names them (None when the helper gave nothing back).
+    """
     if out_v is None:
         return None
     out_v = np.asarray(out_v, dtype=np.float64)
@@ -104,8 +117,9 @@ def _found_border(vertices, used, border, out_v, out_f):
     found = np.full(len(counts), -1, dtype=np.int64)
     found[group[len(kept) :]] = np.arange(len(out_v))
     at = found[group[: len(kept)]]
-    if np.any(at < 0) or np.any(counts[group[: len(kept)]] != 2):
-        return None
+    lost = (at < 0) | (counts[group[: len(kept)]] != 2)
+    if lost.any():
+        return _Lost(kept[lost])
     ids = np.full(len(out_v), -1, dtype=np.int64)
     ids[at] = kept
     return out_v, np.asarray(out_f, dtype=np.int64), ids
@@ -284,9 +298,26 @@ def decimate(
     if target_faces >= n:
         return vertices, faces
     kept = np.zeros(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    blocks = math.ceil(n / max_block_faces)
-    if blocks <= 1 and not kept.any():
+    if math.ceil(n / max_block_faces) <= 1 and not kept.any():
         return _whole(vertices, faces, target_faces)
+    memo = {} if memo is None else memo
+    for _ in range(_TRIES):
+        out = _slabs(vertices, faces, target_faces, kept, max_block_faces, memo)
+        if not isinstance(out, _Lost) or not len(out.vertices):
+            break
+        # a slab lost border vertices: their triangles stay as they are, and the slabs
+        # that do not touch them are reused
+        kept = kept | np.isin(faces, out.vertices).any(axis=1)
+    if isinstance(out, _Lost) or out is None:
+        return _whole(vertices, faces, target_faces)
+    return out
+
+
+def _slabs(vertices, faces, target_faces, kept, max_block_faces, memo):
+    """:func:`decimate` in slabs once: ``(vertices, faces)``, or a :class:`_Lost` (or
+    None) when a slab's border did not come back whole."""
+    n = len(faces)
+    blocks = math.ceil(n / max_block_faces)
     # every other slab goes to a helper process when there is a second core; started
     # first, so that it loads its libraries while the slabs are laid out
     helper = _Helper.start() if blocks >= 2 and (os.cpu_count() or 1) >= 2 else None
@@ -319,8 +350,8 @@ def decimate(
             else:
                 todo.append((b, pick, goal))
         # the slabs to decimate, shared out in turn: the helper's are sent first
-        for n, (b, pick, goal) in sorted(enumerate(todo), key=lambda t: (t[0] % 2, t[0])):
-            if helper is not None and n % 2 == 0:
+        for turn, (b, pick, goal) in sorted(enumerate(todo), key=lambda t: (t[0] % 2, t[0])):
+            if helper is not None and turn % 2 == 0:
                 parts[b] = _region(vertices, faces, pick, goal, border, helper)
             else:
                 parts[b] = (lambda part: lambda: part)(
@@ -331,10 +362,12 @@ def decimate(
     finally:
         if helper is not None:
             helper.close()
+    memo.update({b: (key, parts[b]) for b, key in keys if isinstance(parts[b], tuple)})
     if any(part is None for part in parts):
-        return _whole(vertices, faces, target_faces)
-    if memo is not None:
-        memo.update({b: (key, parts[b]) for b, key in keys})
+        return None
+    lost = [part.vertices for part in parts if isinstance(part, _Lost)]
+    if lost:
+        return _Lost(np.concatenate(lost))
     if kept.any():
         parts.append(_as_is(vertices, faces[kept]))
     del area, along, block, border, strip
@@ -354,9 +387,15 @@ def decimate(
     # rough), at no less than half the density wanted
     share = density * _areas(v, f[pick]).sum()
     goal = min(max(target_faces + n_kept - int(np.count_nonzero(~pick)), share / 2), 2 * share)
-    part = _region(v, f, pick, round(goal), band)
-    if part is None:
-        return _whole(vertices, faces, target_faces)
+    for _ in range(_TRIES):
+        part = _region(v, f, pick, round(goal), band)
+        if not isinstance(part, _Lost):
+            break
+        # the band lost border vertices: their triangles stay as they are
+        pick &= ~np.isin(f, part.vertices).any(axis=1)
+        band[f[~pick].ravel()] = True
+    if not isinstance(part, tuple):
+        return None  # the band still lost border vertices: the caller decimates in one piece
     return _join(v, [part, _as_is(v, f[~pick])])
 
 

@@ -166,3 +166,39 @@ def test_a_pinched_neck_keeps_one_body():
     assert out.is_watertight and len(out.split(only_watertight=False)) == 1
     assert dev.max_mm <= 1.5
     assert out.volume == pytest.approx(dense.volume, rel=0.05)
+
+
+def test_a_slab_that_loses_a_border_vertex_is_done_again_around_it(shell, monkeypatch):
+    """fast-simplification can drop a border vertex whose only triangle in the slab is a
+    corner whose opposite edge collapses; the slabs are done again with the triangles
+    around it kept as they are, instead of the whole surface in one piece."""
+    import fast_simplification
+
+    vertices, faces = shell
+    monkeypatch.setattr(dec.os, "cpu_count", lambda: 1)  # every slab here, in order
+    monkeypatch.setattr(dec, "_whole", lambda *a: pytest.fail("decimated in one piece"))
+    real = fast_simplification.simplify
+    dropped = []
+
+    def dropping(points, triangles, **kwargs):
+        v, f = real(points, triangles, **kwargs)
+        if dropped or not kwargs.get("preserve_border"):
+            return v, f
+        # a vertex of the slab's open border, as fast-simplification sometimes loses one
+        edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]],
+                                        triangles[:, [2, 0]]]), axis=1)  # fmt: skip
+        uniq, count = np.unique(edges, axis=0, return_counts=True)
+        border = points[uniq[count == 1][0, 0]]
+        (gone,) = np.nonzero(np.all(v == border, axis=1))
+        dropped.append(border)
+        f = f[~np.isin(f, gone).any(axis=1)]
+        used = np.unique(f)
+        return v[used], np.searchsorted(used, f)
+
+    monkeypatch.setattr(fast_simplification, "simplify", dropping)
+    v, f = decimate(vertices, faces, 6000, max_block_faces=15_000)
+    assert len(dropped) == 1
+    assert closed(v, f)
+    assert np.all(v == dropped[0], axis=1).any()  # the vertex is in the result, kept
+    assert 0.9 * 6000 <= len(f) <= 1.15 * 6000
+    assert deviation(vertices, v, f).max_mm < 0.3
