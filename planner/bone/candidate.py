@@ -19,7 +19,7 @@ from planner.bone.arch import ArchShape, arch_shape, arch_sides, axial_axis, jaw
 from planner.bone.contacts import face_pairs
 from planner.scan.volume import apply_affine
 
-__all__ = ["split_cost", "trim_above_occlusion", "verify_mandible"]
+__all__ = ["joints_touching", "split_cost", "trim_above_occlusion", "verify_mandible"]
 
 
 def _voxels(mask: np.ndarray) -> tuple[np.ndarray, tuple[slice, ...]]:
@@ -332,3 +332,45 @@ def trim_above_occlusion(
         out[own] = comps == int(np.argmax(sizes))
     vox = float(abs(np.linalg.det(affine[:3, :3])))
     return out, float(len(ijk) - np.count_nonzero(out[own])) * vox
+
+
+def joints_touching(mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> list[str]:
+    """The sides ("right", "left") where the top of a ramus touches the skull.
+
+    The condyle's place: on each side of the mandible's midline, the top quarter of that
+    side's height, behind the middle of that band (the coronoid lies in front). It touches
+    the skull where one of its voxels has a face neighbour that is other bone: there the
+    two were parted by computation (:mod:`planner.bone.contacts`), not by a gap in the
+    scan.
+
+    Parameters
+    ----------
+    mandible, bone : (ni, nj, nk) bool
+        The mandible and all kept bone, on one grid.
+    affine : (4, 4) float
+        Index -> LPS mm.
+    """
+    ijk, _ = _voxels(mandible)
+    if len(ijk) == 0:
+        return []
+    p = apply_affine(affine, ijk)
+    z0 = float(np.percentile(p[:, 2], 1))
+    shape = np.array(mandible.shape)
+    touching = np.zeros(len(ijk), dtype=bool)
+    for axis in range(3):
+        for step in (-1, 1):
+            q = ijk.copy()
+            q[:, axis] += step
+            inside = np.all((q >= 0) & (q < shape), axis=1)
+            near = tuple(q[inside].T)
+            touching[inside] |= bone[near] & ~mandible[near]
+    middle_x = float(np.median(p[:, 0]))
+    sides = []
+    for side, here in (("right", p[:, 0] < middle_x), ("left", p[:, 0] >= middle_x)):
+        if not here.any():  # LPS: +x is the patient's left, +y posterior
+            continue
+        z1 = float(np.percentile(p[here, 2], 99))  # each side's own top: one may be short
+        band = here & (p[:, 2] > z1 - 0.25 * (z1 - z0))
+        if np.any(touching & band & (p[:, 1] >= np.median(p[band, 1]))):
+            sides.append(side)
+    return sides

@@ -308,6 +308,7 @@ def segment_bone(
             notes.append(search.note)
             if search.warning:  # found, with a caution (a ramus short or missing)
                 warnings.append(search.warning)
+            warnings.extend(search.doubts)
         else:
             warnings.append(search.warning)
     del bone

@@ -34,7 +34,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from planner.bone.arch import arch_markers, arch_shape, find_arch
-from planner.bone.candidate import split_cost, trim_above_occlusion, verify_mandible
+from planner.bone.candidate import (
+    joints_touching,
+    split_cost,
+    trim_above_occlusion,
+    verify_mandible,
+)
 from planner.bone.contacts import refine_contacts
 from planner.bone.grid import Grid, dilate_box, grow_box
 from planner.scan.volume import apply_affine
@@ -294,12 +299,16 @@ class MandibleSearch:
     warning : str
         When no mandible is made: the reason and what the user can do; when one is made
         with a ramus short or missing, which side to check (also in ``note``); else "".
+    doubts : tuple of str
+        Other warnings about the mandible made (a condyle parted from its fossa where the
+        scan shows no gap).
     """
 
     mask: np.ndarray | None
     box: tuple[slice, ...]
     note: str
     warning: str = ""
+    doubts: tuple[str, ...] = ()
 
 
 _HELP = (
@@ -309,6 +318,8 @@ _HELP = (
 
 
 _ON_FLOOR = "it reaches the lower edge of the scan (a jaw not wholly in view)"
+_JOINT_SPACE_MM = 2.0  # the temporomandibular joint space on CT is about 2-3 mm: at voxels
+# of this size or more it need not show, and a condyle touching its fossa is parted by guess
 
 
 def find_mandible(
@@ -361,15 +372,35 @@ def find_mandible(
         ok, why = verify_mandible(sub, bone[full_box], sub_affine)
         if ok and why:  # a ramus short or missing: found, and the user is told which
             caution = f"mandible found with {why}"
-            return MandibleSearch(
-                sub, full_box, f"mandible separated from the skull ({how}); {caution}", caution
-            )
+            note = f"mandible separated from the skull ({how}); {caution}"
+            doubts = _joint_doubts(sub, bone[full_box], sub_affine)
+            return MandibleSearch(sub, full_box, note, caution, doubts)
     else:
         cm3 = np.count_nonzero(sub) * abs(np.linalg.det(affine[:3, :3])) / 1000.0
         ok, why = cm3 >= 1.0, f"the bone at the point given holds only {cm3:.1f} cm³"
     if not ok:
         return _rejected(how, why, full_box)
-    return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})")
+    doubts = _joint_doubts(sub, bone[full_box], sub_affine)
+    return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})", "", doubts)
+
+
+def _joint_doubts(mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> tuple[str, ...]:
+    """A warning when the condyles touch the skull at voxels too coarse to show the joint."""
+    voxel_mm = float(np.linalg.norm(affine[:3, :3], axis=0).max())
+    if voxel_mm < _JOINT_SPACE_MM:
+        return ()
+    sides = joints_touching(mandible, bone, affine)
+    if not sides:
+        return ()
+    where = " and ".join(sides)
+    return (
+        f"the mandible touches the skull at the top of its {where} "
+        f"{'ramus' if len(sides) == 1 else 'rami'}, and at {voxel_mm:.1f} mm voxels the "
+        "joint space (about 2-3 mm) does not show: the boundary there (the condyle in its "
+        f"fossa, or a joint fused to the skull) is an estimate; check the {where} "
+        f"{'condyle' if len(sides) == 1 else 'condyles'}, or give a label volume made "
+        "elsewhere with --labels",
+    )
 
 
 def _rejected(how: str, why: str, box: tuple[slice, ...]) -> MandibleSearch:

@@ -89,6 +89,42 @@ def test_the_condyles_stay_with_the_mandible(spacing_mm):
         assert kept.mean() > 0.95, side
 
 
+@pytest.mark.parametrize("spacing_mm, sides", [(1.0, ""), (2.0, "right and left")])
+def test_a_condyle_parted_from_its_fossa_by_guess_is_a_warning(spacing_mm, sides):
+    """The sample's condyles sit 0.5 mm from their fossae: at 2 mm voxels the joint does
+    not show, and the user is told to check both condyles; at 1 mm it shows, no warning."""
+    volume, _ = sample(spacing_mm)
+    seg = segment_bone(volume)
+    doubts = [w for w in seg.warnings if "joint space" in w]
+    if not sides:
+        assert doubts == []
+        return
+    (doubt,) = doubts
+    assert f"top of its {sides} rami" in doubt and f"check the {sides} condyles" in doubt
+    assert f"{spacing_mm:.1f} mm voxels" in doubt and "--labels" in doubt
+    assert not any("joint space" in n for n in seg.notes)  # a warning, not a note
+
+
+def test_joints_touching_names_the_side_whose_ramus_top_touches():
+    """A U-shaped jaw (two rami rising from a bar) under a skull plate: the skull touches
+    only the top of the patient's left ramus (LPS +x)."""
+    from planner.bone.candidate import joints_touching
+
+    bone = np.zeros((40, 20, 40), dtype=bool)
+    mandible = np.zeros_like(bone)
+    mandible[5:35, 2:6, 2:6] = True  # the body, in front (low y), at the bottom
+    mandible[5:9, 2:14, 2:30] = True  # the right ramus (low x), rising behind
+    mandible[31:35, 2:14, 2:30] = True  # the left ramus
+    bone |= mandible
+    bone[30:36, 8:16, 30:34] = True  # skull bone on the left ramus' posterior top
+    assert joints_touching(mandible, bone, np.eye(4)) == ["left"]
+    bone[4:10, 8:16, 30:34] = True  # and on the right one
+    assert joints_touching(mandible, bone, np.eye(4)) == ["right", "left"]
+    bone[4:10, 8:16, 30:34] = False
+    bone[4:10, 2:5, 30:34] = True  # touching the right ramus' front top (the coronoid)
+    assert joints_touching(mandible, bone, np.eye(4)) == ["left"]
+
+
 # --- the user's help: a point on the chin ---------------------------------------------------
 
 
@@ -364,7 +400,9 @@ def test_cli_segment_with_labels_and_with_a_chin_point(series_2mm, sample_2mm, t
     )
     report = json.loads((tmp_path / "c2" / "models" / "models.json").read_text())
     assert "mandible" in {m["name"] for m in report["models"]}
-    assert report["warnings"] == []
+    # at 2 mm the condyles touch their fossae: the one warning says to check them
+    (warning,) = report["warnings"]
+    assert "check the right and left condyles" in warning
     seg = json.loads((tmp_path / "c2" / "case.json").read_text(encoding="utf-8"))["segmentation"]
     assert seg["mandible_at_mm"] == pytest.approx([float(v) for v in point], abs=1e-3)
     assert "labels_path" not in seg
