@@ -56,6 +56,7 @@ HIGH_HU = 4000.0
 HIGH_SHARE_REFUSED = 0.10
 HIGH_SHARE_NOTED = 0.01
 AIR_HU = -500.0
+_CHUNK = 16  # slices measured at once by roughness
 
 _Key = Callable[[ImageHeader], object]
 _ATTRIBUTES: list[tuple[str, _Key, Callable[[object], str]]] = [
@@ -162,8 +163,11 @@ def roughness(stack: np.ndarray) -> np.ndarray:
     Measured on about 32 full-resolution rows of each slice: noise raises it many-fold.
     """
     stride = max(1, stack.shape[1] // 32)
-    rows = stack[:, ::stride, :].astype(np.float32)
-    return np.abs(np.diff(rows, axis=2)).mean(axis=(1, 2))
+    out = np.empty(len(stack), np.float32)
+    for k in range(0, len(stack), _CHUNK):  # a few slices at a time: small temporaries
+        rows = stack[k : k + _CHUNK, ::stride, :].astype(np.float32)
+        out[k : k + _CHUNK] = np.abs(np.diff(rows, axis=2)).mean(axis=(1, 2))
+    return out
 
 
 def slice_outliers(s: np.ndarray, rough: np.ndarray) -> list[tuple[int, float, float, bool]]:

@@ -1,6 +1,6 @@
 """CT import: a folder, DICOMDIR, zip or file list -> series -> :class:`~planner.scan.volume.Volume`.
 
-Headers are read once (``stop_before_pixels``, :mod:`planner.scan.header`) and grouped by
+Headers are read once, up to the pixel data (:mod:`planner.scan.header`), and grouped by
 SeriesInstanceUID; every header is checked, and every slice of the chosen series must agree
 with the others (:mod:`planner.scan.checks`). The chosen series' pixel data are then read
 once, straight into a preallocated ``(nk, nj, ni)`` stack (:mod:`planner.scan.pixels`),
@@ -212,7 +212,8 @@ def load_volume(
                 f"{exc}; {bad.ref.name} looks like DICOM but could not be read ({bad.reason})"
             ) from exc
         geo = described[info.uid][1]
-        images = [scan.series[info.uid].pixel_images[i] for i in geo.order]
+        series_images = scan.series[info.uid].pixel_images
+        images = [series_images[i] for i in geo.order]
         problem = stack_bytes_problem(images)
         if problem:
             raise _refusal(info, problem)

@@ -1,8 +1,9 @@
 """Pixel data of a sorted series, read once into a C-ordered ``(nk, nj, ni)`` HU stack.
 
 Native little-endian data are read straight from the file (or zip member) at the offset the
-header reader found; compressed data go through pydicom and its plugins (pylibjpeg for
-JPEG, JPEG 2000 and RLE). Sizes are checked before anything is allocated: each file's
+header reader found, 16-bit data into their slice of the stack itself (one read, no copy,
+rescaled in place), with the next files asked of the disk ahead; compressed data go through
+pydicom and its plugins (pylibjpeg for JPEG, JPEG 2000 and RLE). Sizes are checked before anything is allocated: each file's
 declared matrix against its pixel data (:mod:`planner.scan.header`), and the whole stack
 against the memory of the machine.
 """
@@ -17,11 +18,13 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.scan.header import ImageHeader
+from planner.scan.sources import PREFETCH_FILES
 
 __all__ = ["read_pixels", "read_stack", "stack_bytes_problem"]
 
 _NATIVE = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # syntax -> explicit VR
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
+_INT16_MIN, _INT16_MAX = -32768, 32767
 _MEMORY_SHARE = 0.75  # refuse a stack larger than this share of the machine's memory
 
 
@@ -73,27 +76,58 @@ def read_stack(
     )
     stack = np.empty((len(images), first.rows, first.cols), np.int16 if integral else np.float32)
     total = done + len(images)
+    for im in images[:PREFETCH_FILES]:
+        _prefetch(im)
     for k, im in enumerate(images):
-        raw = read_pixels(im)
+        if k + PREFETCH_FILES < len(images):
+            _prefetch(images[k + PREFETCH_FILES])
+        # 16-bit data go straight into an int16 stack's slice: no copy, rescaled in place
+        direct = stack.dtype == np.int16 and im.bits_allocated == 16
+        raw = read_pixels(im, out=stack[k] if direct else None)
         if stack.dtype == np.int16:
             ends = np.array([raw.min(), raw.max()], float) * im.slope + im.intercept
-            if ends.min() < -32768 or ends.max() > 32767:
-                stack = stack.astype(np.float32)  # rare: values beyond int16
-        if stack.dtype == np.int16 and im.slope == 1:
-            np.add(raw, np.int32(im.intercept), out=stack[k], casting="unsafe")
-        elif stack.dtype == np.int16:
-            stack[k] = raw.astype(np.int32) * int(im.slope) + int(im.intercept)
-        else:
-            np.multiply(raw, np.float32(im.slope), out=stack[k], casting="unsafe")
-            stack[k] += np.float32(im.intercept)
+            if ends.min() < _INT16_MIN or ends.max() > _INT16_MAX:
+                stack = stack.astype(np.float32)  # rare: values beyond int16 (raw kept)
+        _rescale(raw, im, stack[k], in_place=direct and np.may_share_memory(raw, stack[k]))
         if progress is not None:
             progress(done + k + 1, total)
     return stack
 
 
-def read_pixels(im: ImageHeader) -> np.ndarray:
-    """One slice's stored values, (rows, cols); native little-endian data read directly."""
-    expected = im.frame_bytes
+def _rescale(raw: np.ndarray, im: ImageHeader, out: np.ndarray, in_place: bool) -> None:
+    """``out[...] = raw * slope + intercept``, in int16 or float32 as ``out`` is.
+
+    ``in_place``: ``raw`` is the stored bits of ``out`` itself (int16 ``out`` only).
+    """
+    if out.dtype == np.int16 and im.slope == 1:
+        if in_place and _INT16_MIN <= im.intercept <= _INT16_MAX:
+            # int16 arithmetic wraps, but every sum fits (checked): the result is exact
+            np.add(out, np.int16(im.intercept), out=out)
+        else:
+            np.add(raw, np.int32(im.intercept), out=out, casting="unsafe")
+    elif out.dtype == np.int16:
+        out[...] = raw.astype(np.int32) * int(im.slope) + int(im.intercept)
+    else:
+        np.multiply(raw, np.float32(im.slope), out=out, casting="unsafe")
+        out += np.float32(im.intercept)
+
+
+def _prefetch(im: ImageHeader) -> None:
+    """Ask the disk for a slice's pixel data ahead of reading it."""
+    im.ref.prefetch(im.offset, im.frame_bytes + 12)
+
+
+def read_pixels(im: ImageHeader, out: np.ndarray | None = None) -> np.ndarray:
+    """One slice's stored values, (rows, cols); native little-endian data read directly.
+
+    Parameters
+    ----------
+    im : ImageHeader
+        The slice.
+    out : (rows, cols) C-contiguous array of 2-byte items, optional
+        Where to read native 16-bit data (one read from the file, no copy); the values
+        returned are then a view of ``out`` with the stored type.
+    """
     explicit = _NATIVE.get(im.syntax)
     if explicit is not None and im.bits_allocated in (8, 16) and im.frames == 1:
         with im.ref.open() as f:
@@ -102,24 +136,38 @@ def read_pixels(im: ImageHeader) -> np.ndarray:
             if head[:4] == _PIXEL_TAG and (not explicit or head[4:6] in (b"OW", b"OB")):
                 length = int.from_bytes(head[8:12] if explicit else head[4:8], "little")
                 if length != 0xFFFFFFFF:
-                    data = f.read(expected)
-                    if min(length, len(data)) < expected:
-                        raise PlannerError(
-                            f"file {im.name} is truncated ({len(data)} of {expected} pixel "
-                            "bytes); copy or export the series again"
-                        )
-                    kind = ("i" if im.signed else "u") + str(im.bits_allocated // 8)
-                    raw = np.frombuffer(data, f"<{kind}").reshape(im.rows, im.cols)
-                    return _mask_bits(raw, im)
+                    return _mask_bits(_read_native(f, im, length, out), im)
     return _decode(im)
 
 
+def _read_native(f, im: ImageHeader, length: int, out: np.ndarray | None) -> np.ndarray:
+    """The stored values of native pixel data, read from ``f`` at its start."""
+    expected = im.frame_bytes
+    kind = ("i" if im.signed else "u") + str(im.bits_allocated // 8)
+    if out is None or out.nbytes != expected or not out.flags.c_contiguous:
+        out = np.empty((im.rows, im.cols), f"<{kind}")
+    got, view = 0, memoryview(out).cast("B")
+    while got < expected:
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    if min(length, got) < expected:
+        raise PlannerError(
+            f"file {im.name} is truncated ({got} of {expected} pixel "
+            "bytes); copy or export the series again"
+        )
+    return out.view(f"<{kind}").reshape(im.rows, im.cols)
+
+
 def _mask_bits(raw: np.ndarray, im: ImageHeader) -> np.ndarray:
-    """Sign-extend signed values narrower than BitsAllocated (as pydicom does)."""
+    """Sign-extend signed values narrower than BitsAllocated (as pydicom does), in place."""
     unused = im.bits_allocated - im.bits_stored
     if not im.signed or unused <= 0 or unused >= im.bits_allocated:
         return raw
-    return (raw << unused) >> unused
+    np.left_shift(raw, unused, out=raw)
+    np.right_shift(raw, unused, out=raw)
+    return raw
 
 
 def _decode(im: ImageHeader) -> np.ndarray:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.scan import checks
-from planner.scan.header import DIRECTORY, ImageHeader, Unreadable, read_header
-from planner.scan.sources import FileRef
+from planner.scan.header import DIRECTORY, HEADER_BYTES, ImageHeader, Unreadable, read_header
+from planner.scan.sources import PREFETCH_FILES, FileRef
 from planner.scan.stack import Geometry, analyse, spacing_note
 
 __all__ = ["HeaderScan", "Series", "SeriesInfo", "describe", "scan_headers"]
@@ -121,7 +121,11 @@ def scan_headers(files: list[FileRef], progress: Progress | None, total: int) ->
     """Group headers by series; count what is not DICOM, copies and damaged files."""
     found = HeaderScan({})
     seen = set()
+    for ref in files[:PREFETCH_FILES]:
+        ref.prefetch(0, HEADER_BYTES)
     for done, ref in enumerate(files, 1):
+        if done + PREFETCH_FILES <= len(files):
+            files[done + PREFETCH_FILES - 1].prefetch(0, HEADER_BYTES)
         header = read_header(ref)
         if header is None:
             found.skipped += 1

@@ -24,6 +24,7 @@ from planner.errors import PlannerError
 __all__ = [
     "MAX_MEMBER_RATIO",
     "MAX_UNZIPPED_BYTES",
+    "PREFETCH_FILES",
     "FileRef",
     "is_dicomdir",
     "looks_like_dicom",
@@ -34,6 +35,8 @@ MAX_UNZIPPED_BYTES = 8 * 1024**3
 """Default limit on the total uncompressed size of a zip archive (8 GiB)."""
 MAX_MEMBER_RATIO = 200.0
 """A member larger than :data:`_RATIO_MIN_BYTES` compressed more than this is refused."""
+PREFETCH_FILES = 16
+"""Files asked of the disk (:meth:`FileRef.prefetch`) ahead of the one being read."""
 _RATIO_MIN_BYTES = 8 * 1024**2  # small members (one CT slice is 0.5 MiB) are never suspect
 _MAX_MEMBERS = 200_000
 _DIRECTORY_SOP = "1.2.840.10008.1.3.10"
@@ -70,6 +73,26 @@ class FileRef:
         if self.path is not None:
             return open(self.path, "rb")
         return io.BytesIO(self.archive.read(self.member))
+
+    def prefetch(self, start: int, length: int) -> None:
+        """Ask the system to start reading ``length`` bytes from ``start`` (disk files only).
+
+        Reading a series file by file waits on the disk for each one when the files are not
+        cached; asked a few files ahead, the system reads them while the previous ones are
+        parsed. Does nothing where the system cannot be asked, or for a zip member.
+        """
+        if self.path is None or not hasattr(os, "posix_fadvise"):
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:  # reading the file will say what is wrong
+            return
+        try:
+            os.posix_fadvise(fd, start, length, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def head(self, n: int) -> bytes:
         """The first ``n`` bytes (a zip member is decompressed only that far)."""

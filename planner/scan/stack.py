@@ -146,8 +146,14 @@ def _names(images: Sequence[ImageHeader]) -> str:
 
 def _missing(gaps: np.ndarray, names: list[str], depth: np.ndarray) -> list[str]:
     """Gaps well above the local spacing on both sides: one description per gap."""
+    # only a gap above 1.5 x the smallest of its neighbours can be above 1.5 x a median of
+    # them: test those few one by one (a regular series has none)
+    inf = np.full(_NEAR, np.inf)
+    window = np.lib.stride_tricks.sliding_window_view(np.r_[inf, gaps, inf], 2 * _NEAR + 1)
+    nearest = np.minimum(window[:, :_NEAR].min(axis=1), window[:, _NEAR + 1 :].min(axis=1))
     found = []
-    for k, gap in enumerate(gaps):
+    for k in map(int, np.flatnonzero(gaps > _MISSING_GAP * nearest)):
+        gap = gaps[k]
         sides = [gaps[max(0, k - _NEAR) : k], gaps[k + 1 : k + 1 + _NEAR]]
         local = [float(np.median(s)) for s in sides if len(s)]
         if local and gap > _MISSING_GAP * max(local):

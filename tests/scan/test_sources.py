@@ -90,3 +90,13 @@ def test_file_refs_on_disk(tmp_path):
     with ref.open() as f:
         f.seek(5)
         assert f.read() == b"56789"
+
+
+def test_prefetch_is_only_a_hint_and_never_fails(archive, tmp_path):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"0123456789")
+    gone = FileRef.on_disk(tmp_path / "gone.bin")
+    with open_source(archive) as (refs, _):
+        for ref in [FileRef.on_disk(path), gone, refs[0]]:
+            assert ref.prefetch(0, 1 << 16) is None
+    assert path.read_bytes() == b"0123456789"
