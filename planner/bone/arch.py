@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from planner.bone.grid import voxel_indices
 from planner.scan.volume import apply_affine
 
 __all__ = [
@@ -113,7 +114,7 @@ def axial_axis(affine: np.ndarray) -> tuple[int, int] | None:
 
 
 def _slice_points(mask2d: np.ndarray, axis: int, index: int, affine: np.ndarray) -> np.ndarray:
-    ij = np.argwhere(mask2d)
+    ij = voxel_indices(mask2d)
     ijk = np.insert(ij, axis, index, axis=1)
     return apply_affine(affine, ijk)
 
@@ -316,7 +317,7 @@ def arch_markers(
     # the rami, each side on its own, from the seed's top slice upwards
     top = found.slices[n_seed - 1]
     points = _slice_points(found.masks[n_seed - 1], axis, top, affine)
-    ij = np.argwhere(found.masks[n_seed - 1])
+    ij = voxel_indices(found.masks[n_seed - 1])
     highest = top
     carry_max = max(2, round(6.0 / step))
     for side in arch_sides(points, shape):
@@ -349,7 +350,7 @@ def arch_markers(
             prev = piece
             s += up
     # the skull: maxilla above the seed in the middle third, the spine behind the arch
-    ijk = np.argwhere(work)
+    ijk = voxel_indices(work)
     p = apply_affine(affine, ijk)
     z_seed = float(apply_affine(affine, np.insert([0, 0], axis, top))[2])
     z_arch = float(apply_affine(affine, np.insert([0, 0], axis, found.slices[-1]))[2])

@@ -17,6 +17,7 @@ from scipy import ndimage as ndi
 
 from planner.bone.arch import ArchShape, arch_shape, arch_sides, axial_axis, jaw_sized
 from planner.bone.contacts import face_pairs
+from planner.bone.grid import mask_box, voxel_indices
 from planner.scan.volume import apply_affine
 
 __all__ = ["joints_touching", "split_cost", "trim_above_occlusion", "verify_mandible"]
@@ -24,11 +25,10 @@ __all__ = ["joints_touching", "split_cost", "trim_above_occlusion", "verify_mand
 
 def _voxels(mask: np.ndarray) -> tuple[np.ndarray, tuple[slice, ...]]:
     """Indices of the True voxels (as ``np.argwhere``, in the same order) and their box."""
-    found = ndi.find_objects(mask.view(np.uint8))
-    if not found:
+    box = mask_box(mask)
+    if box is None:
         return np.zeros((0, mask.ndim), dtype=np.intp), tuple(slice(0, 0) for _ in mask.shape)
-    box = found[0]
-    return np.argwhere(mask[box]) + [b.start for b in box], box
+    return voxel_indices(mask[box]) + [b.start for b in box], box
 
 
 def split_cost(
@@ -62,7 +62,7 @@ def split_cost(
     """
     mandible, _ = trim_above_occlusion(mandible, work, affine)
     faces = sum(int(np.count_nonzero(p)) for _, _, p in face_pairs(mandible, work & ~mandible))
-    right, left = arch_sides(apply_affine(affine, np.argwhere(mandible)), arch)
+    right, left = arch_sides(apply_affine(affine, voxel_indices(mandible)), arch)
     halves = sorted((int(np.count_nonzero(right)), int(np.count_nonzero(left))))
     if halves[0] == 0:
         return math.inf
@@ -224,7 +224,7 @@ def _bone_in(bone: np.ndarray, affine: np.ndarray, x_range, y_max: float) -> np.
     """(n, 3) indices of the bone voxels whose index box can reach LPS ``x`` in
     ``x_range`` with ``y < y_max`` (a superset: the caller tests the exact region)."""
     if np.linalg.matrix_rank(affine[:3, :3]) < 3:
-        return np.argwhere(bone)
+        return voxel_indices(bone)
     ends = np.asarray(bone.shape, dtype=float) - 1
     span = apply_affine(
         affine, [[a, b, c] for a in (0, ends[0]) for b in (0, ends[1]) for c in (0, ends[2])]
@@ -237,7 +237,7 @@ def _bone_in(bone: np.ndarray, affine: np.ndarray, x_range, y_max: float) -> np.
     start = np.clip(np.floor(ijk.min(axis=0)).astype(int) - 1, 0, bone.shape)
     stop = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 2, 0, bone.shape)
     box = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
-    return np.argwhere(bone[box]) + start
+    return voxel_indices(bone[box]) + start
 
 
 def trim_above_occlusion(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import ndimage as ndi
 
-from planner.bone.grid import Grid, grow_box
+from planner.bone.grid import Grid, grow_box, mask_box, voxel_indices
 
 __all__ = ["face_pairs", "refine_contacts"]
 
@@ -75,11 +75,25 @@ def face_pairs(
 
 
 def _boundary(labels: np.ndarray) -> np.ndarray:
-    """Voxels of label 1 or 2 with a face neighbour of the other label."""
+    """Voxels of label 1 or 2 with a face neighbour of the other label (labels uint8 0-2)."""
     out = np.zeros(labels.shape, dtype=bool)
-    for lo, hi, pair in face_pairs(labels == 1, labels == 2):
+    for axis in range(labels.ndim):
+        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(labels.ndim))
+        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(labels.ndim))
+        pair = (labels[lo] ^ labels[hi]) == 3  # 1 next to 2: the only pair whose xor is 3
         out[lo] |= pair
         out[hi] |= pair
+    return out
+
+
+def _dilate_faces(mask: np.ndarray) -> np.ndarray:
+    """Binary dilation by the 6 face neighbours (``ndi.binary_dilation``'s default), faster."""
+    out = mask.copy()
+    for axis in range(mask.ndim):
+        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(mask.ndim))
+        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(mask.ndim))
+        out[lo] |= mask[hi]
+        out[hi] |= mask[lo]
     return out
 
 
@@ -135,18 +149,16 @@ def refine_contacts(
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     solid = bone[box]
     # the interface lies within a voxel of the mandible: looked for in its box only
-    found = ndi.find_objects(mandible.view(np.uint8))
-    if not found:
+    found = mask_box(mandible)
+    if found is None:
         return mandible
-    own = grow_box(found[0], (1, 1, 1), mandible.shape)
+    own = grow_box(found, (1, 1, 1), mandible.shape)
     first = solid[own].view(np.uint8) + mandible[own].view(np.uint8)  # 1 skull, 2 mandible
-    found = ndi.find_objects(_boundary(first).view(np.uint8))
+    found = mask_box(_boundary(first))
     del first
-    if not found:
+    if found is None:
         return mandible
-    at = tuple(
-        slice(o.start + f.start, o.start + f.stop) for o, f in zip(own, found[0], strict=True)
-    )
+    at = tuple(slice(o.start + f.start, o.start + f.stop) for o, f in zip(own, found, strict=True))
     reach = np.ceil(_REACH_MM / spacing).astype(int) + 2
     near = grow_box(at, reach, mandible.shape)
     full = tuple(
@@ -158,14 +170,16 @@ def refine_contacts(
     h = hu[full].astype(np.float32)
     zone = b & _within_reach(interface, spacing)
     # flooded from the first labels just beyond the reach
-    region = b & ndi.binary_dilation(zone)
+    region = b & _dilate_faces(zone)
     markers = np.where(region & ~zone, old, 0).astype(np.int32)
     new = watershed(-h, markers, mask=region, connectivity=1).astype(np.uint8)
     new[~region | (new == 0)] = old[~region | (new == 0)]  # what neither flood reached
     changed = new != old
-    pieces, n = ndi.label(changed, structure=np.ones((3, 3, 3)))
-    if n == 0:
+    inside = mask_box(changed)  # labelled on its own box (few voxels change), then placed
+    if inside is None:
         return mandible
+    pieces = np.zeros(changed.shape, dtype=np.int32)
+    pieces[inside] = ndi.label(changed[inside], structure=np.ones((3, 3, 3)))[0]
     old_edge, new_edge = interface, _boundary(new)
     out = old.copy()
     for i, piece in enumerate(ndi.find_objects(pieces), start=1):
@@ -173,8 +187,8 @@ def refine_contacts(
         origin = [g.start for g in grown]
         mine = pieces[grown] == i
         here = ndi.binary_dilation(mine, structure=np.ones((3, 3, 3)))
-        was = np.argwhere(here & old_edge[grown]) + origin
-        now = np.argwhere(here & new_edge[grown]) + origin
+        was = voxel_indices(here & old_edge[grown]) + origin
+        now = voxel_indices(here & new_edge[grown]) + origin
         # a piece that did not border the old boundary gives nothing to compare: kept as was
         if len(now) and len(was) and _valley_depth(h, now).mean() > _valley_depth(h, was).mean():
             out[grown][mine] = new[grown][mine]

@@ -11,7 +11,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Grid", "dilate_box", "grow_box"]
+__all__ = ["Grid", "dilate_box", "grow_box", "mask_box", "voxel_indices"]
+
+
+def mask_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The bounding box of the True voxels of a 3-D mask (as ``ndi.find_objects``), or None.
+
+    Found from projections: several times faster than ``find_objects`` on a large mask.
+    """
+    plane = mask.any(axis=0)
+    j = np.flatnonzero(plane.any(axis=1))
+    if j.size == 0:
+        return None
+    k = np.flatnonzero(plane.any(axis=0))
+    rows = mask[:, j[0] : j[-1] + 1, k[0] : k[-1] + 1].any(axis=(1, 2))
+    i = np.flatnonzero(rows)
+    return (
+        slice(int(i[0]), int(i[-1]) + 1),
+        slice(int(j[0]), int(j[-1]) + 1),
+        slice(int(k[0]), int(k[-1]) + 1),
+    )
+
+
+def voxel_indices(mask: np.ndarray) -> np.ndarray:
+    """(n, ndim) intp indices of the True voxels, as ``np.argwhere`` (same order), faster."""
+    return (
+        np.column_stack(np.unravel_index(np.flatnonzero(mask), mask.shape)).astype(
+            np.intp, copy=False
+        )
+        if mask.size
+        else np.zeros((0, mask.ndim), dtype=np.intp)
+    )
 
 
 def grow_box(sl: tuple[slice, ...], by, shape: tuple[int, ...]) -> tuple[slice, ...]:

@@ -40,8 +40,9 @@ from planner.bone.candidate import (
     trim_above_occlusion,
     verify_mandible,
 )
+from planner.bone.condyle import restore_condyles
 from planner.bone.contacts import refine_contacts
-from planner.bone.grid import Grid, dilate_box, grow_box
+from planner.bone.grid import Grid, dilate_box, grow_box, mask_box, voxel_indices
 from planner.scan.volume import apply_affine
 
 _DEPTHS_MM = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
@@ -65,7 +66,7 @@ def _edt_levels(spacing: np.ndarray) -> list[float]:
 
 def _points(boxed: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
     """LPS mm of (at most about ``n`` of) the set voxels of ``boxed``, a mask's box ``sl``."""
-    ijk = np.argwhere(boxed)
+    ijk = voxel_indices(boxed)
     if len(ijk) > n:
         ijk = ijk[:: len(ijk) // n]
     return apply_affine(affine, ijk + [s.start for s in sl])
@@ -147,7 +148,7 @@ def _find_markers(
             slice(max(int(a - r), 0), min(int(a + r) + 1, s))
             for a, r, s in zip(centre, reach, work.shape, strict=True)
         )
-        ijk = np.argwhere(work[box]) + [s.start for s in box]
+        ijk = voxel_indices(work[box]) + [s.start for s in box]
         p = apply_affine(affine, ijk)
         palate = (
             (np.abs(p[:, 0] - arch.centre_x) < max(5.0, 0.1 * arch.width_mm))
@@ -262,7 +263,7 @@ def _nearest_bone(work: np.ndarray, affine: np.ndarray, at_lps) -> np.ndarray:
             f"the point {at_lps.round(1).tolist()} (LPS mm) given with --mandible-at lies "
             "outside the bone of the scan; give a point on the chin, in LPS mm"
         )
-    points = np.argwhere(work)
+    points = voxel_indices(work)
     d = np.linalg.norm(apply_affine(affine, points) - at_lps, axis=1)
     best = int(np.argmin(d))
     if d[best] > 10.0:
@@ -356,8 +357,7 @@ def find_mandible(
         slice(s.start * f, min(s.stop * f, n))
         for s, f, n in zip(box, grid.factors, bone.shape, strict=True)
     )
-    sub = Grid(tuple(s.stop - s.start for s in full_box), grid.factors, affine).upsample(blocks)
-    sub &= bone[full_box]
+    sub = _upsample_within(blocks, grid, full_box, bone)
     if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):
         return _rejected(how, _ON_FLOOR, full_box)  # before the costly refinement
     sub = refine_contacts(sub, bone, hu, affine, full_box)
@@ -366,6 +366,8 @@ def find_mandible(
     sub, given_mm3 = trim_above_occlusion(sub, bone[full_box], sub_affine)
     if given_mm3 > 0:
         how = f"{how}; {given_mm3 / 1000.0:.1f} cm³ above the teeth, off the rami, to the skull"
+    sub, shaped = restore_condyles(sub, bone[full_box], sub_affine)  # lost at coarse pixels
+    how = f"{how}; {shaped}" if shaped else how
     if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):  # after it, again:
         ok, why = False, _ON_FLOOR  # the refinement may hand it bone near the edge
     elif at_lps is None:
@@ -382,6 +384,27 @@ def find_mandible(
         return _rejected(how, why, full_box)
     doubts = _joint_doubts(sub, bone[full_box], sub_affine)
     return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})", "", doubts)
+
+
+def _upsample_within(
+    blocks: np.ndarray, grid: Grid, full_box: tuple[slice, ...], bone: np.ndarray
+) -> np.ndarray:
+    """The mandible's blocks at full resolution on ``bone[full_box]``, and'ed with the bone.
+
+    Only the blocks' own box is upsampled (the rest of the crop is the skull's bone).
+    """
+    sub = np.zeros(tuple(s.stop - s.start for s in full_box), dtype=bool)
+    found = mask_box(blocks)
+    if found is None:
+        return sub
+    inner = tuple(
+        slice(s.start * f, min(s.stop * f, n))
+        for s, f, n in zip(found, grid.factors, sub.shape, strict=True)
+    )
+    shape = tuple(s.stop - s.start for s in inner)
+    up = Grid(shape, grid.factors, grid.affine).upsample(blocks[found])  # type: ignore[arg-type]
+    sub[inner] = up & bone[full_box][inner]
+    return sub
 
 
 def _joint_doubts(mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from planner.bone.grid import Grid
+from planner.bone.grid import Grid, voxel_indices
 from planner.scan.volume import apply_affine
 
 __all__ = ["RemovedPiece", "body_outline", "sort_pieces"]
@@ -182,7 +182,7 @@ class _Shape:
 def _shape(piece: np.ndarray, origin: np.ndarray, affine: np.ndarray) -> _Shape:
     """Extents along the principal axes, thickness and centre of a block mask (LPS mm)."""
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    ijk = np.argwhere(piece)
+    ijk = voxel_indices(piece)
     if len(ijk) > 200_000:
         ijk = ijk[:: len(ijk) // 200_000]
     p = apply_affine(affine, ijk + origin)
@@ -221,7 +221,10 @@ def sort_pieces(
     comps, n = ndi.label(counts > 0)
     if n <= 1:
         return None, [], notes
-    sizes = np.bincount(comps.ravel(), weights=counts.ravel(), minlength=n + 1)
+    occupied = np.flatnonzero(counts)  # the blocks with bone: the rest weigh nothing
+    sizes = np.bincount(
+        comps.ravel()[occupied], weights=counts.ravel()[occupied], minlength=n + 1
+    ).astype(float)
     sizes[0] = 0
     vox = float(abs(np.linalg.det(grid.affine[:3, :3])))
     objects = ndi.find_objects(comps)
@@ -236,7 +239,7 @@ def sort_pieces(
 
     def outside_fraction(c: int) -> float:
         box = objects[c - 1]
-        ijk = np.argwhere(comps[box] == c) + [s.start for s in box]
+        ijk = voxel_indices(comps[box] == c) + [s.start for s in box]
         cell = np.minimum((ijk * ratio).astype(int), np.array(outline.shape) - 1)
         return 1.0 - float(np.count_nonzero(outline[tuple(cell.T)])) / len(cell)
 
@@ -283,7 +286,7 @@ def sort_pieces(
             )
     if small.any():
         k = int(small.sum())
-        ijk = np.argwhere(small[comps])
+        ijk = voxel_indices(small[comps])
         which = comps[tuple(ijk.T)]
         xyz = apply_affine(work, ijk)
         centre = xyz.mean(axis=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from planner.bone.grid import dilate_box, grow_box
+from planner.bone.grid import dilate_box, grow_box, mask_box, voxel_indices
 
 
 def _reference(mask: np.ndarray, steps) -> np.ndarray:
@@ -53,3 +53,22 @@ def test_block_count_counts_every_voxel_once(factors):
             i * f[0] : (i + 1) * f[0], j * f[1] : (j + 1) * f[1], k * f[2] : (k + 1) * f[2]
         ]
         assert counts[i, j, k] == block.sum()
+
+
+def test_mask_box_and_voxel_indices_of_two_voxels():
+    mask = np.zeros((6, 4, 7), dtype=bool)
+    mask[4, 0, 5] = mask[1, 2, 3] = True
+    assert mask_box(mask) == (slice(1, 5), slice(0, 3), slice(3, 6))
+    assert voxel_indices(mask).tolist() == [[1, 2, 3], [4, 0, 5]]
+    assert mask_box(np.zeros((3, 3, 3), dtype=bool)) is None
+    assert voxel_indices(np.zeros((3, 3, 3), dtype=bool)).shape == (0, 3)
+
+
+@pytest.mark.parametrize("density", [0.0, 1e-4, 0.01, 0.5, 1.0])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (7, 9, 11), (30, 20, 10)])
+def test_mask_box_and_voxel_indices_match_scipy_and_numpy(shape, density):
+    mask = np.random.default_rng(2).random(shape) < density
+    found = ndi.find_objects(mask.view(np.uint8))
+    assert mask_box(mask) == (found[0] if found else None)
+    for view in (mask, mask[:, ::2, 1:]):  # a strided view too
+        assert np.array_equal(voxel_indices(view), np.argwhere(view))

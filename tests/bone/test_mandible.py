@@ -62,18 +62,7 @@ def test_mandible_case(case: Case):
             assert "check the" not in note
 
 
-@pytest.mark.parametrize(
-    "spacing_mm",
-    [
-        1.0,
-        pytest.param(
-            2.0,
-            marks=pytest.mark.xfail(
-                reason="at 2 mm the condyles go to the skull (10% and 0% kept)", strict=True
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("spacing_mm", [1.0, 2.0])
 def test_the_condyles_stay_with_the_mandible(spacing_mm):
     from planner.samples import head_truth
 
