@@ -102,16 +102,18 @@ def deviation(
     tri = vertices[faces]
     tree = cKDTree(tri.mean(axis=1))
     bound = np.empty(len(dense))
+    # numpy and the k-d tree let go of the GIL: a half chunk per core (the same memory)
+    workers = min(2, os.cpu_count() or 1)
+    piece = max(1, chunk // workers)
 
     def bound_chunk(start: int) -> None:
-        p = dense[start : start + chunk]
+        p = dense[start : start + piece]
         _, nearest = tree.query(p, k=1)
         t = tri[nearest]
-        bound[start : start + chunk] = np.linalg.norm(closest_point_on_triangles(p, t) - p, axis=1)
+        bound[start : start + piece] = np.linalg.norm(closest_point_on_triangles(p, t) - p, axis=1)
 
-    # numpy and the k-d tree let go of the GIL: a chunk per core
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        list(pool.map(bound_chunk, range(0, len(dense), chunk)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(bound_chunk, range(0, len(dense), piece)))
     tree = tri = None  # their memory goes before the exact distances
     check = np.nonzero(bound > worst)[0]
     order = check[np.argsort(bound[check])[::-1]]
