@@ -179,6 +179,9 @@ class _Shape:
         return out
 
 
+_LISTED = 5  # equipment pieces named one by one in the notes
+
+
 def _shape(piece: np.ndarray, origin: np.ndarray, affine: np.ndarray) -> _Shape:
     """Extents along the principal axes, thickness and centre of a block mask (LPS mm)."""
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -274,16 +277,23 @@ def sort_pieces(
                     f"outside the body outline ({100 * out:.0f}%), " + ", ".join(words),
                 )
             )
-            notes.append(
-                f"removed as equipment (head holder or table?): {volume / 1000:.1f} cm³ at "
-                f"{where}, {removed[-1].reason}"
-            )
+            if len(drop) <= _LISTED:  # the largest; the others in one line below
+                notes.append(
+                    f"removed as equipment (head holder or table?): {volume / 1000:.1f} cm³ "
+                    f"at {where}, {removed[-1].reason}"
+                )
         else:
             notes.append(
                 f"kept a {volume / 1000:.1f} cm³ piece of bone at {where} that lies outside "
                 f"the body outline ({100 * out:.0f}%) but is not thin, flat or rail-like: "
                 "check it is the patient's"
             )
+    if len(drop) > _LISTED:  # pieces of one holder, broken up at coarse voxels
+        rest = [piece.volume_mm3 for piece in removed[_LISTED:]]
+        notes.append(
+            f"removed {len(rest)} more pieces as equipment ({sum(rest) / 1000:.1f} cm³ in all, "
+            f"the largest {max(rest) / 1000:.1f} cm³; every piece is listed in models.json)"
+        )
     if small.any():
         k = int(small.sum())
         ijk = voxel_indices(small[comps])

@@ -510,3 +510,20 @@ def test_a_bulky_piece_outside_the_body_is_kept_and_flagged(equipped_head):
     assert np.count_nonzero(seg.labels[block]) == block.sum()
     assert any("outside the body outline" in n and "check it" in n for n in seg.notes)
     assert len([p for p in seg.removed if p.kind == "equipment"]) == 3
+
+
+def test_many_equipment_pieces_are_summed_up_in_one_note_and_each_listed():
+    """The sample's head holder breaks into dozens of pieces at 2 mm voxels: the five
+    largest are named one by one, the rest in one line, and every one is in ``removed``."""
+    from tests.bone.mandible_cases import sample
+
+    volume, _ = sample(2.0)
+    seg = segment_bone(volume)
+    pieces = [p for p in seg.removed if p.kind == "equipment"]
+    assert len(pieces) > 10
+    named = [n for n in seg.notes if n.startswith("removed as equipment")]
+    (rest,) = [n for n in seg.notes if "more pieces as equipment" in n]
+    assert len(named) == 5
+    assert rest.startswith(f"removed {len(pieces) - 5} more pieces as equipment")
+    total = sum(p.volume_mm3 for p in pieces[5:]) / 1000
+    assert f"({total:.1f} cm³ in all" in rest
