@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from planner.bone.arch import axial_axis
+from planner.bone.grid import mask_box, voxel_indices
 from planner.scan.volume import apply_affine
 
 __all__ = ["HEAD_TURN_DEG", "HeadModel", "head_model", "restore_condyles"]
@@ -129,19 +130,19 @@ def _climb(
             break
         comps, _ = ndi.label(plane, structure=eight)
         hit = np.unique(comps[ndi.binary_dilation(prev | own, structure=eight) & plane])
-        around = np.insert(np.argwhere(prev if prev.any() else own), axis, s, axis=1)
+        around = np.insert(voxel_indices(prev if prev.any() else own), axis, s, axis=1)
         outline = HeadModel(
             apply_affine(affine, around).mean(axis=0), head.axes, head.radii * [1.0, 2.0, 1e9]
         )
         piece = np.zeros_like(plane)
         for c in hit[hit > 0]:
-            ij = np.argwhere(comps == c)
+            ij = voxel_indices(comps == c)
             # a piece wider than a head: the skull base, or the bone around a head
             if outline.inside(
                 apply_affine(affine, np.insert(ij, axis, s, axis=1)), margin_mm
             ).all():
                 piece[tuple(ij.T)] = True
-        taken[tuple(np.insert(np.argwhere(piece), axis, s, axis=1).T)] = True
+        taken[tuple(np.insert(voxel_indices(piece), axis, s, axis=1).T)] = True
         prev = piece if piece.any() else own
     return taken
 
@@ -250,11 +251,11 @@ def _head_gain(mandible, skull, affine, branch, model: HeadModel, margin: float)
     seed = _mask(mandible.shape, branch)
     contact = skull & ndi.binary_dilation(seed, structure=np.ones((3, 3, 3)))
     z_top = model.centre[2]
-    cq = np.argwhere(contact)
+    cq = voxel_indices(contact)
     if not len(cq):
         return contact  # nothing on the process: not cut against the skull
     column = _climb(skull, seed, contact, affine, model, margin)
-    climbed = apply_affine(affine, np.argwhere(column))[:, 2].max() if column.any() else -np.inf
+    climbed = apply_affine(affine, voxel_indices(column))[:, 2].max() if column.any() else -np.inf
     if climbed <= z_top + 1e-6:  # bone along the back of the process, not rising above it
         column[:] = False
         climbed = -np.inf
@@ -262,7 +263,7 @@ def _head_gain(mandible, skull, affine, branch, model: HeadModel, margin: float)
     # the head's bottom: the lowest slice like a head, of the process, the column and the
     # bone on the process's top, up to a head's height above the process's top
     on_top = _mask(contact.shape, cq[apply_affine(affine, cq)[:, 2] >= z_top - 0.5 * dz])
-    part = apply_affine(affine, np.argwhere(column | seed | on_top))
+    part = apply_affine(affine, voxel_indices(column | seed | on_top))
     rise = max(2.0 * model.radii[2], climbed - model.centre[2])  # looked for this far up
     reach = HeadModel(
         model.centre + np.array([0.0, 0.0, rise]),
@@ -276,7 +277,7 @@ def _head_gain(mandible, skull, affine, branch, model: HeadModel, margin: float)
         at = part[np.abs(part[:, 2] - z) < 1e-6]
         centres.append(np.array([*at[:, :2].mean(axis=0), z - 0.5 * dz + model.radii[2]]))
     if column.any():
-        cp = apply_affine(affine, np.argwhere(column))
+        cp = apply_affine(affine, voxel_indices(column))
         at = cp[cp[:, 2] >= cp[:, 2].max() - 1e-6]
         if np.ptp(cp[:, 2]) + dz >= 2.0 * model.radii[2]:  # a column a head tall: it tops it
             centres.append(
@@ -297,10 +298,16 @@ def _head_gain(mandible, skull, affine, branch, model: HeadModel, margin: float)
     cells = _near(mandible.shape, affine, head, margin)
     region = column.copy()
     region[tuple(cells.T)] |= skull[tuple(cells.T)]
-    # only what joins the mandible through the head and the column
-    joined, _ = ndi.label(region | mandible, structure=np.ones((3, 3, 3)))
-    keep = np.unique(joined[mandible])
-    return region & np.isin(joined, keep[keep > 0])
+    # only what joins the mandible through the head and the column (labelled in their box)
+    both = region | mandible
+    box = mask_box(both)
+    if box is None:
+        return region
+    joined, _ = ndi.label(both[box], structure=np.ones((3, 3, 3)))
+    keep = np.unique(joined[mandible[box]])
+    out = np.zeros_like(region)
+    out[box] = region[box] & np.isin(joined, keep[keep > 0])
+    return out
 
 
 def _head_slices(
