@@ -3,9 +3,9 @@
 Native little-endian data are read straight from the file (or zip member) at the offset the
 header reader found, 16-bit data into their slice of the stack itself (one read, no copy,
 rescaled in place), with the next files asked of the disk ahead; compressed data go through
-pydicom and its plugins (pylibjpeg for JPEG, JPEG 2000 and RLE). Sizes are checked before anything is allocated: each file's
-declared matrix against its pixel data (:mod:`planner.scan.header`), and the whole stack
-against the memory of the machine.
+pydicom and its plugins (pylibjpeg for JPEG, JPEG 2000 and RLE). Sizes are checked before
+anything is allocated: each file's declared matrix against its pixel data
+(:mod:`planner.scan.header`), and the whole stack against the memory of the machine.
 """
 
 from __future__ import annotations
