@@ -60,6 +60,15 @@ def _valley_depth(hu: np.ndarray, at: np.ndarray) -> np.ndarray:
     return depth
 
 
+def _neighbours(ndim: int) -> Iterator[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+    """For each axis, the slices of the voxels (``lo``) and of their face neighbours one
+    step up that axis (``hi``)."""
+    for axis in range(ndim):
+        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(ndim))
+        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(ndim))
+        yield lo, hi
+
+
 def face_pairs(
     a: np.ndarray, b: np.ndarray
 ) -> Iterator[tuple[tuple[slice, ...], tuple[slice, ...], np.ndarray]]:
@@ -68,18 +77,14 @@ def face_pairs(
     Yields ``(lo, hi, pair)``: ``pair`` is True where the voxel at ``lo`` and its face
     neighbour at ``hi`` (one step up the axis) hold one ``a`` and one ``b``.
     """
-    for axis in range(a.ndim):
-        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(a.ndim))
-        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(a.ndim))
+    for lo, hi in _neighbours(a.ndim):
         yield lo, hi, (a[lo] & b[hi]) | (b[lo] & a[hi])
 
 
 def _boundary(labels: np.ndarray) -> np.ndarray:
     """Voxels of label 1 or 2 with a face neighbour of the other label (labels uint8 0-2)."""
     out = np.zeros(labels.shape, dtype=bool)
-    for axis in range(labels.ndim):
-        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(labels.ndim))
-        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(labels.ndim))
+    for lo, hi in _neighbours(labels.ndim):
         pair = (labels[lo] ^ labels[hi]) == 3  # 1 next to 2: the only pair whose xor is 3
         out[lo] |= pair
         out[hi] |= pair
@@ -89,9 +94,7 @@ def _boundary(labels: np.ndarray) -> np.ndarray:
 def _dilate_faces(mask: np.ndarray) -> np.ndarray:
     """Binary dilation by the 6 face neighbours (``ndi.binary_dilation``'s default), faster."""
     out = mask.copy()
-    for axis in range(mask.ndim):
-        lo = tuple(slice(0, -1) if i == axis else slice(None) for i in range(mask.ndim))
-        hi = tuple(slice(1, None) if i == axis else slice(None) for i in range(mask.ndim))
+    for lo, hi in _neighbours(mask.ndim):
         out[lo] |= mask[hi]
         out[hi] |= mask[lo]
     return out

@@ -316,7 +316,14 @@ def decimate(
     return out
 
 
-def _slabs(vertices, faces, target_faces, kept, max_block_faces, memo):
+def _slabs(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    target_faces: int,
+    kept: np.ndarray,
+    max_block_faces: int,
+    memo: dict,
+) -> tuple[np.ndarray, np.ndarray] | _Lost | None:
     """:func:`decimate` in slabs once: ``(vertices, faces)``, or a :class:`_Lost` (or
     None) when a slab's border did not come back whole."""
     n = len(faces)
