@@ -42,6 +42,9 @@ _MIN_DEPTH = 0.3  # a mandibular arch's opening over its width (a vertebra's is 
 _MAX_BEHIND_MM = 30.0  # a jaw's front lies this close behind the frontmost U (maxilla's)
 _SEED_FRACTION = 0.4  # the lower part of the stack seeds the mandible (the top may be teeth)
 _STRIP = (slice(None),)
+_BEHIND_RAMI_MM = 30.0  # bone this far behind the ends of the arch's arms, above the seed,
+# is the skull's (mastoid, skull base, spine): a ramus leans back less (the condyle lies
+# about above the angle, 0-15 mm behind it)
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,9 @@ def arch_markers(
     midline. The skull: bone more than 10 mm above the seed and 5 mm above the arch within
     its middle third (maxilla, palate, nasal bones), and 15 mm above the arch within its
     middle 60%; bone behind the arch near the midline (the spine); bone more than 15 mm
-    above the highest ramus slice followed and 45 mm above the arch (above the condyles).
+    above the highest ramus slice followed and 45 mm above the arch (above the condyles);
+    bone above the seed more than ``_BEHIND_RAMI_MM`` behind the ends of the arms in the
+    seed's top slice (the mastoids, the skull base and the spine behind the rami).
     """
     axis = found.axis
     shape = found.shape
@@ -359,11 +364,14 @@ def arch_markers(
     # when the series is axial; the other axes' tilt is small
     dx = np.abs(p[:, 0] - shape.centre_x)
     lateral_y = shape.front_y + shape.opening_mm
+    # the back of the jaw's body: where its arms end, in the seed's top slice
+    back_y = float(np.percentile(points[:, 1], 99))
     skull = (
         ((p[:, 2] > max(z_arch + 5.0, z_seed + 10.0 + step)) & (dx < 0.17 * shape.width_mm))
         | ((p[:, 1] > lateral_y + 10.0) & (dx < 0.12 * shape.width_mm))
         | ((p[:, 2] > z_arch + 15.0) & (dx < 0.3 * shape.width_mm))
         | (p[:, 2] > max(z_rami + 15.0, z_arch + 45.0))
+        | ((p[:, 1] > back_y + _BEHIND_RAMI_MM) & (p[:, 2] > z_seed))
     )
     sel = ijk[skull]
     sel = sel[markers[tuple(sel.T)] == 0]

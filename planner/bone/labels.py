@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from planner.bone.grid import Grid, mask_box
-from planner.bone.mandible import find_mandible
+from planner.bone.mandible import MandibleSearch, find_mandible, reaches_floor
 from planner.bone.patient import RemovedPiece, sort_pieces
 from planner.errors import PlannerError
 from planner.progress import ProgressFn
@@ -308,6 +308,8 @@ def segment_bone(
             search = find_mandible(bone, hu, wide.block_count(bone), wide, at_lps=mandible_at)
         else:
             search = find_mandible(bone, hu, counts, grid, at_lps=mandible_at)
+        if search.mask is None and mandible_at is None:  # a head tilted in the scanner?
+            search = _tilted_search(bone, hu, affine) or search
         tick(3)
         if search.mask is not None:
             inner = mask_box(search.mask)  # a small part of the box: assigned there only
@@ -337,3 +339,34 @@ def segment_bone(
         removed=tuple(removed),
         warnings=tuple(warnings),
     )
+
+
+def _tilted_search(bone: np.ndarray, hu: np.ndarray, affine: np.ndarray) -> MandibleSearch | None:
+    """The mandible looked for again in grids turned as a tilted head lies, or None.
+
+    :mod:`planner.bone.tilt` resamples the bone onto each turned grid in turn; the first
+    verified mandible is brought back onto the scan's voxels.
+    """
+    from planner.bone.tilt import tilted_searches, to_scan
+
+    def search(turned):
+        spacing = np.linalg.norm(turned.affine[:3, :3], axis=0)
+        grid = Grid(turned.bone.shape, _work_factors(spacing, _SEARCH_MM), turned.affine)
+        return find_mandible(turned.bone, turned.hu, grid.block_count(turned.bone), grid)
+
+    for turned, found in tilted_searches(bone, hu, affine, search):
+        # a second look is held to more: both rami (a jaw with a ramus short or missing
+        # is not looked for in a tilted head), and not cut by the lower edge of the scan
+        # (the turned grid's own edge is not the scan's)
+        if found.mask is None or found.warning:
+            continue
+        mask = to_scan(found.mask, found.box, turned, bone, affine)
+        box = mask_box(mask)
+        if box is None or reaches_floor(mask[box], box, bone.shape, affine):
+            continue
+        note = (
+            f"{found.note}; found in slices turned as the head lies ({turned.name}), "
+            "its boundary resampled from them"
+        )
+        return MandibleSearch(mask[box], box, note, found.warning, found.doubts)
+    return None

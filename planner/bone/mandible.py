@@ -274,8 +274,19 @@ def _nearest_bone(work: np.ndarray, affine: np.ndarray, at_lps) -> np.ndarray:
     return points[best]
 
 
-def _on_floor(mask: np.ndarray, box: tuple[slice, ...], shape, affine: np.ndarray) -> bool:
-    """Whether ``mask`` (on ``box`` of an array of ``shape``) reaches its inferior face."""
+def reaches_floor(mask: np.ndarray, box: tuple[slice, ...], shape, affine: np.ndarray) -> bool:
+    """Whether ``mask`` (on ``box`` of an array of ``shape``) reaches its inferior face.
+
+    Parameters
+    ----------
+    mask : (ni, nj, nk) bool
+        On ``array[box]``.
+    box : tuple of 3 slices
+    shape : tuple of 3 int
+        The whole array's shape.
+    affine : (4, 4) float
+        The array's index -> LPS mm.
+    """
     for axis, side in _inferior_faces(affine):
         edge = box[axis].start == 0 if side == 0 else box[axis].stop == shape[axis]
         index = [slice(None)] * 3
@@ -358,7 +369,7 @@ def find_mandible(
         for s, f, n in zip(box, grid.factors, bone.shape, strict=True)
     )
     sub = _upsample_within(blocks, grid, full_box, bone)
-    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):
+    if at_lps is None and reaches_floor(sub, full_box, bone.shape, affine):
         return _rejected(how, _ON_FLOOR, full_box)  # before the costly refinement
     sub = refine_contacts(sub, bone, hu, affine, full_box)
     sub_affine = affine.copy()
@@ -368,7 +379,7 @@ def find_mandible(
         how = f"{how}; {given_mm3 / 1000.0:.1f} cm³ above the teeth, off the rami, to the skull"
     sub, shaped = restore_condyles(sub, bone[full_box], sub_affine)  # lost at coarse pixels
     how = f"{how}; {shaped}" if shaped else how
-    if at_lps is None and _on_floor(sub, full_box, bone.shape, affine):  # after it, again:
+    if at_lps is None and reaches_floor(sub, full_box, bone.shape, affine):  # after it, again:
         ok, why = False, _ON_FLOOR  # the refinement may hand it bone near the edge
     elif at_lps is None:
         ok, why = verify_mandible(sub, bone[full_box], sub_affine)

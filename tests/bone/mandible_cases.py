@@ -14,6 +14,8 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
 - ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left);
 - ``pt_N-chin-cut``: one starting 10 mm above the chin (a jaw not wholly in view: no
   mandible is made; the user can still seed one with ``--mandible-at``);
+- ``pt_N-chin-up-10``, ``sample@2mm-chin-down-25`` ...: the same turned about the head's
+  centre (:func:`turned`), as a head lies tilted in the scanner, and jawless ones turned;
 - :func:`microsomia_cases`: the sample and the scans with a ramus removed or shortened
   (the note must name the side), and what a relaxed check could take for a jaw: the
   sample and the scans with the whole mandible removed, and the neck below the chin.
@@ -109,6 +111,29 @@ def resampled(volume: Volume, mask: np.ndarray, pixel_mm: float) -> tuple[Volume
     return Volume(hu=hu, affine=affine, description=volume.description), out
 
 
+def turned(
+    volume: Volume, mask: np.ndarray | None, kind: str, degrees: float
+) -> tuple[Volume, np.ndarray | None]:
+    """Scan (linear) and mask (nearest) turned about the centre of the scan's box, on the
+    same grid, as a head that lies tilted (:func:`planner.bone.tilt.rotation`: ``pitch``
+    + brings the chin down, ``yaw`` + turns it to the patient's left); air comes in at the
+    corners."""
+    from planner.bone.tilt import rotation
+
+    a3, t = volume.affine[:3, :3], volume.affine[:3, 3]
+    centre = a3 @ ((np.array(volume.shape) - 1) / 2.0) + t
+    inv = np.linalg.inv(a3)
+    r = rotation(kind, degrees)
+    # output index o -> LPS p = a3 o + t -> source LPS c + r.T (p - c) -> source index
+    matrix = inv @ r.T @ a3
+    offset = inv @ (r.T @ (t - centre) + centre - t)
+    hu = ndi.affine_transform(volume.hu.astype(np.float32), matrix, offset, order=1, cval=-1024.0)
+    out = Volume(hu=np.rint(hu).astype(np.int16), affine=volume.affine.copy())
+    if mask is None:
+        return out, None
+    return out, ndi.affine_transform(mask.view(np.uint8), matrix, offset, order=0) > 0
+
+
 def cropped_above(volume: Volume, mask: np.ndarray, z_mm: float) -> tuple[Volume, None]:
     """The slices above ``z_mm`` (LPS) only: a scan of the upper head."""
     z = volume.affine[2, 3] + volume.affine[2, 2] * np.arange(volume.shape[2])
@@ -186,7 +211,37 @@ def cases() -> list[Case]:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-chin-cut", None, _chin_cut_maker(n)))
-    return out + microsomia_cases()
+    return out + turned_cases() + microsomia_cases()
+
+
+# heads that lie tilted: (scan, turn, degrees, Dice goal or None for a jaw cut by the
+# lower edge of the scan, made after the turn so that the edge stays horizontal)
+TURNED = (
+    (17, "pitch", -10.0, 0.75),
+    (12, "pitch", 25.0, 0.75),
+    (9, "yaw", -15.0, 0.75),
+    (6, "pitch", -10.0, None),
+)
+
+
+def turned_cases() -> list[Case]:
+    """The shared scans turned as a head lies tilted (:func:`turned`): chin up or down,
+    turned about the vertical; and one turned, then cut above the chin (no jaw made)."""
+    out = []
+    for n, kind, degrees, goal in TURNED:
+        way = {"pitch": "chin-up" if degrees < 0 else "chin-down", "yaw": "turned"}[kind]
+        name = f"pt_{n}-{way}-{abs(degrees):g}" + ("-chin-cut" if goal is None else "")
+        make = _maker(_turned_scan, n, kind, degrees, goal is None)
+        out.append(Case(name, goal, make, **_contour(n)))
+    return out
+
+
+def _turned_scan(n: int, kind: str, degrees: float, cut: bool):
+    volume, mask = turned(*headneck(n), kind, degrees)
+    if not cut:
+        return volume, mask
+    p = volume.index_to_lps(np.argwhere(mask))
+    return cropped_above(volume, mask, float(p[:, 2].min()) + 10.0)
 
 
 def microsomia_cases() -> list[Case]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.bone.arch import arch_shape, find_arch, jaw_sized
+from planner.bone.arch import arch_markers, arch_shape, find_arch, jaw_sized
 from planner.bone.candidate import split_cost, verify_mandible
 from planner.scan.volume import apply_affine as apply_lps
 
@@ -198,3 +198,20 @@ def test_split_cost_prefers_the_jaw_to_a_split_that_loses_or_takes_bone():
     good = split_cost(mandible, bone, affine, shape)
     assert good < split_cost(right, bone, affine, shape)
     assert good < split_cost(temporal, bone, affine, shape)
+
+
+def test_markers_give_the_bone_behind_the_rami_to_the_skull():
+    # a mastoid-like block 35-50 mm behind the rami, joined to each by a bar: the skull's
+    # marker, so that the watershed cannot carry the jaw into it through the bar
+    bone, _, affine = _jaw_grid()
+    bone = np.pad(bone, ((0, 0), (0, 40), (0, 0)))
+    x, y, z = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    block = (np.abs(np.abs(x) - 38) < 6) & (y >= 97) & (y < 112) & (z >= 20) & (z < 40)
+    bar = (np.abs(np.abs(x) - 38) < 2) & (y >= 60) & (y < 97) & (np.abs(z - 30) < 2)
+    bone |= block | bar
+    arch, how = find_arch(bone, affine, 0.0, floor=False)
+    assert arch is not None, how
+    markers, seed = arch_markers(bone, affine, arch)
+    assert np.all(markers[block] == 1)
+    assert not np.any(markers[(y < 85) & bar] == 1)  # the bar near the rami is left open
+    assert seed.any() and np.all(markers[seed] == 2)

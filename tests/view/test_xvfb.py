@@ -43,13 +43,18 @@ def test_the_real_window_opens_and_shows_bone(tmp_path):
     # -a takes the first free display from -n; two runs starting at once from the same
     # number can race for it, so each starts from its own
     xvfb = ["xvfb-run", "-a", "-n", str(100 + os.getpid() % 800), "-s", "-screen 0 1280x800x24"]
-    run = subprocess.run(
-        [*xvfb, sys.executable, "-c", _SCRIPT, str(case_dir), str(png)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    for _ in range(2):
+        run = subprocess.run(
+            [*xvfb, sys.executable, "-c", _SCRIPT, str(case_dir), str(png)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        # on a loaded machine Xvfb is now and then not ready when the window starts
+        # (VTK: "Cannot start event loop without X display"): that run is tried again once
+        if "without X display" not in run.stderr:
+            break
     assert run.returncode == 0, run.stderr[-2000:]
     assert "window vtkXOpenGLRenderWindow" in run.stdout  # a window, not off-screen
     assert "day 1.0" in run.stdout and "closed, dirty: False" in run.stdout
