@@ -135,17 +135,17 @@ def tilted(
     to_lps = np.eye(4)
     to_lps[:3, :3] = r
     to_lps[:3, 3] = centre - r @ centre
-    to_scan = np.linalg.inv(affine) @ to_lps @ head
+    to_source = np.linalg.inv(affine) @ to_lps @ head
     sampled_hu = ndi.affine_transform(
         hu.astype(np.float32, copy=False),
-        to_scan[:3, :3],
-        to_scan[:3, 3],
+        to_source[:3, :3],
+        to_source[:3, 3],
         output_shape=shape,
         order=1,
         cval=float(_LOW_HU),
     )
     sampled_bone = ndi.affine_transform(
-        bone.view(np.uint8), to_scan[:3, :3], to_scan[:3, 3], output_shape=shape, order=0
+        bone.view(np.uint8), to_source[:3, :3], to_source[:3, 3], output_shape=shape, order=0
     ).view(bool)
     side = {"pitch": ("chin down", "chin up"), "roll": ("right", "left"), "yaw": ("left", "right")}
     way = side[kind][0 if degrees > 0 else 1]
