@@ -347,14 +347,13 @@ def _tilted_search(bone: np.ndarray, hu: np.ndarray, affine: np.ndarray) -> Mand
     :mod:`planner.bone.tilt` resamples the bone onto each turned grid in turn; the first
     verified mandible is brought back onto the scan's voxels.
     """
-    from planner.bone.tilt import tilted_searches, to_scan
+    from planner.bone.tilt import TILTS_DEG, tilted, to_scan
 
-    def search(turned):
+    for kind, degrees in TILTS_DEG:
+        turned = tilted(bone, hu, affine, kind, degrees)
         spacing = np.linalg.norm(turned.affine[:3, :3], axis=0)
         grid = Grid(turned.bone.shape, _work_factors(spacing, _SEARCH_MM), turned.affine)
-        return find_mandible(turned.bone, turned.hu, grid.block_count(turned.bone), grid)
-
-    for turned, found in tilted_searches(bone, hu, affine, search):
+        found = find_mandible(turned.bone, turned.hu, grid.block_count(turned.bone), grid)
         # a second look is held to more: both rami (a jaw with a ramus short or missing
         # is not looked for in a tilted head), and not cut by the lower edge of the scan
         # (the turned grid's own edge is not the scan's)

@@ -5,7 +5,7 @@ axial slices and in LPS directions: the arch is a U open towards the back (+y) i
 slice from the chin up. A head tilted chin up or down (head extension or flexion: common,
 the scanner's head rest and the patient decide it), or turned about its long axis, breaks
 that: chin up, the lower slices cut the two arms of the body apart and the U shows in a few
-slices only. When the search finds nothing, :func:`tilted_searches` looks again in the
+slices only. When the search finds nothing, the caller looks again (:func:`tilted`) in the
 bone resampled onto a grid turned about the patient's left-right axis (and then about the
 vertical axis), so that the jaw sits in it as in an upright head; each candidate is
 verified there as in the first search. :func:`to_scan` brings the mandible found back onto
@@ -15,7 +15,6 @@ the scan's own voxels (nearest voxel of the turned grid, within the bone).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ from scipy import ndimage as ndi
 from planner.bone.grid import mask_box, voxel_indices
 from planner.scan.volume import apply_affine
 
-__all__ = ["TILTS_DEG", "Tilted", "rotation", "tilted", "tilted_searches", "to_scan"]
+__all__ = ["TILTS_DEG", "Tilted", "rotation", "tilted", "to_scan"]
 
 TILTS_DEG = (("pitch", 12.0), ("pitch", -12.0), ("yaw", 15.0), ("yaw", -15.0))
 """The turns tried, in order, degrees: about the left-right axis (pitch: + brings the chin
@@ -201,15 +200,3 @@ def to_scan(
     hit[inside] = full[tuple(index[inside].T)]
     out[tuple(vox[hit].T)] = True
     return out
-
-
-def tilted_searches(
-    bone: np.ndarray,
-    hu: np.ndarray,
-    affine: np.ndarray,
-    search: Callable[[Tilted], object],
-) -> Iterator[tuple[Tilted, object]]:
-    """Each turn of :data:`TILTS_DEG` in order: the turned bone and ``search``'s answer."""
-    for kind, degrees in TILTS_DEG:
-        turned = tilted(bone, hu, affine, kind, degrees)
-        yield turned, search(turned)
