@@ -20,7 +20,13 @@ from planner.bone.contacts import face_pairs
 from planner.bone.grid import mask_box, voxel_indices
 from planner.scan.volume import apply_affine
 
-__all__ = ["joints_touching", "split_cost", "trim_above_occlusion", "verify_mandible"]
+__all__ = [
+    "contact_ratio",
+    "joints_touching",
+    "split_cost",
+    "trim_above_occlusion",
+    "verify_mandible",
+]
 
 
 def _voxels(mask: np.ndarray) -> tuple[np.ndarray, tuple[slice, ...]]:
@@ -75,6 +81,39 @@ _MIN_RAMUS_MM = 20.0
 _MIN_STUMP_MM = 15.0
 _MIN_ARMS = 0.6  # the shorter arm of the arch over the longer (0.66-1 seen)
 _MIN_MAXILLA_CM3 = 1.0  # bone over the arch's front: the maxilla and upper teeth (1.8-26)
+_MAX_CONTACT = 3.0  # the interface with the other bone over the candidate's volume^(2/3):
+# 0.05-1.7 on the real scans (turned, and at 4.5 mm), up to 2.4 on the small synthetic jaw
+# joined at its teeth and condyles; 3.8-6.4 where a split took the maxilla and zygomas
+
+
+def contact_ratio(mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray) -> float:
+    """The area where the candidate meets the other bone, over its volume to the 2/3.
+
+    A lower jaw touches the skull at its condyles and its teeth only: a split that cuts
+    through bone (the maxilla, the zygomas) meets the rest over a far larger area. The area
+    is counted in voxel faces (mm²), so it is dimensionless and the same at any pixel size.
+
+    Parameters
+    ----------
+    mandible, bone : (ni, nj, nk) bool
+        The candidate and all kept bone, on one grid.
+    affine : (4, 4) float
+        Index -> LPS mm.
+
+    Returns
+    -------
+    float
+        0 for an empty candidate.
+    """
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    n = np.count_nonzero(mandible)
+    if n == 0:
+        return 0.0
+    area_mm2 = sum(
+        float(np.count_nonzero(pair)) * float(np.prod(spacing)) / float(spacing[axis])
+        for axis, (_, _, pair) in enumerate(face_pairs(mandible, bone & ~mandible))
+    )
+    return area_mm2 / (n * float(np.prod(spacing))) ** (2.0 / 3.0)
 
 
 def _rami(p: np.ndarray, low: np.ndarray, shape: ArchShape, z0: float) -> tuple:
@@ -141,7 +180,9 @@ def verify_mandible(
     bone); its lower part is a U-shaped arch open towards the back, wide and deep enough
     for a jaw (:func:`planner.bone.arch.jaw_sized`: not a hyoid, not a vertebra); rami
     rise from the ends of the arch (:func:`_check_rami`: a ramus short or missing on one
-    side, or short on both, passes with a caution); other bone lies above the middle of
+    side, or short on both, passes with a caution); it meets the other bone over a small
+    area only (:func:`contact_ratio`: its condyles and teeth; a split that cut through the
+    maxilla meets it over far more); other bone lies above the middle of
     its height (the skull base and maxilla it hangs from); no other bone lies in front of
     its arch near the midline at the arch's height (the chin is the front of the bone
     there; in front of a vertebra lies the jaw); the maxilla lies over its front (at least
@@ -184,6 +225,12 @@ def verify_mandible(
     ok, caution, front_mm = _check_rami(p, low, shape, z0)
     if not ok:
         return False, caution
+    contact = contact_ratio(mandible, bone, affine)
+    if contact > _MAX_CONTACT:
+        return False, (
+            f"the candidate meets the other bone over {contact:.1f}× its volume^(2/3) "
+            "(a jaw meets it at its condyles and teeth only: the split cut through bone)"
+        )
     # the maxilla and the skull base lie above the middle of its height
     others = np.flatnonzero(bone & ~mandible)  # flat: a third of np.argwhere's memory
     stride = max(1, len(others) // 40000)

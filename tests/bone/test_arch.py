@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.bone.arch import arch_markers, arch_shape, find_arch, jaw_sized
-from planner.bone.candidate import split_cost, verify_mandible
+from planner.bone.candidate import contact_ratio, split_cost, verify_mandible
 from planner.scan.volume import apply_affine as apply_lps
 
 
@@ -78,6 +78,34 @@ def test_verify_accepts_a_jaw_and_refuses_what_is_not():
     bone, _, affine = _jaw_grid()
     ok, why = verify_mandible(bone, bone, affine)
     assert not ok and "cm³" in why
+
+
+def test_contact_ratio_is_the_interface_over_the_volume_to_two_thirds():
+    # a 10-voxel cube against a slab over one whole face, on 1 × 1 × 2 mm voxels: the
+    # interface is 100 faces of 2 mm² (normal to axis 0), the cube 2000 mm³
+    affine = np.diag([1.0, 1.0, 2.0, 1.0])
+    cube = np.zeros((30, 30, 30), dtype=bool)
+    cube[10:20, 10:20, 10:20] = True
+    bone = cube.copy()
+    bone[20:25, 5:25, 5:25] = True
+    assert np.isclose(contact_ratio(cube, bone, affine), 200.0 / 2000.0 ** (2 / 3))
+    # across a face normal to axis 2 the faces are 1 mm²: 100 mm²
+    bone = cube.copy()
+    bone[5:25, 5:25, 20:25] = True
+    assert np.isclose(contact_ratio(cube, bone, affine), 100.0 / 2000.0 ** (2 / 3))
+    assert contact_ratio(cube, cube, affine) == 0.0  # no other bone
+    assert contact_ratio(np.zeros_like(cube), bone, affine) == 0.0
+
+
+def test_verify_refuses_a_split_that_cut_through_bone():
+    # the jaw with the lower part of the skull slab fused to its rami: every check on its
+    # shape passes, but it meets the rest of the slab over the slab's whole area
+    bone, mandible, affine = _jaw_grid(rami_mm=(52, 52))
+    z = np.indices(bone.shape)[2] + affine[2, 3]
+    taken = mandible | (bone & (z < 52) & (z >= 47))
+    ok, why = verify_mandible(taken, bone, affine)
+    assert not ok and "cut through bone" in why, why
+    assert contact_ratio(mandible, bone, affine) < 1.0  # the jaw alone: its rami's tops
 
 
 def test_verify_accepts_a_jaw_with_a_ramus_short_or_missing_and_says_which():
