@@ -336,7 +336,7 @@ _JOINT_SPACE_MM = 2.0  # the temporomandibular joint space on CT is about 2-3 mm
 
 def find_mandible(
     bone: np.ndarray,
-    hu: np.ndarray,
+    hu: np.ndarray | Callable[[], np.ndarray],
     counts: np.ndarray,
     grid: Grid,
     *,
@@ -347,7 +347,8 @@ def find_mandible(
     Parameters
     ----------
     bone, hu : (ni, nj, nk) arrays
-        The kept bone and the HU (C-ordered, on ``grid.affine``).
+        The kept bone and the HU (C-ordered, on ``grid.affine``); ``hu`` may be a function
+        giving it, called only when a candidate is refined (resampling it costs).
     counts : block array
         Kept-bone voxel counts per block of ``grid``.
     grid : Grid
@@ -371,7 +372,7 @@ def find_mandible(
     sub = _upsample_within(blocks, grid, full_box, bone)
     if at_lps is None and reaches_floor(sub, full_box, bone.shape, affine):
         return _rejected(how, _ON_FLOOR, full_box)  # before the costly refinement
-    sub = refine_contacts(sub, bone, hu, affine, full_box)
+    sub = refine_contacts(sub, bone, hu() if callable(hu) else hu, affine, full_box)
     sub_affine = affine.copy()
     sub_affine[:3, 3] = apply_affine(affine, [s.start for s in full_box])
     sub, given_mm3 = trim_above_occlusion(sub, bone[full_box], sub_affine)

@@ -15,7 +15,7 @@ the scan's own voxels (nearest voxel of the turned grid, within the bone).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -42,8 +42,6 @@ class Tilted:
     ----------
     bone : (ni, nj, nk) bool
         Kept bone (nearest voxel).
-    hu : (ni, nj, nk) int16
-        HU (linear).
     affine : (4, 4) float
         Index of the turned grid -> the head's frame: LPS turned by ``rotation`` about
         ``centre`` (the jaw finder's LPS, in which the head lies upright).
@@ -54,14 +52,30 @@ class Tilted:
     name : str
         How the head lies when the jaw is found on this grid, for the notes ("chin down
         by about 12°").
+    scan_hu : (Ni, Nj, Nk) array
+        The scan's HU, and ``to_source`` (4, 4) the turned grid's index -> the scan's:
+        :meth:`hu` samples them when asked (most turned grids hold no jaw, and need none).
     """
 
     bone: np.ndarray
-    hu: np.ndarray
     affine: np.ndarray
     rotation: np.ndarray
     centre: np.ndarray
     name: str
+    scan_hu: np.ndarray = field(repr=False)
+    to_source: np.ndarray = field(repr=False)
+
+    def hu(self) -> np.ndarray:
+        """The HU on the turned grid, (ni, nj, nk) int16 (linear), sampled now."""
+        sampled = ndi.affine_transform(
+            self.scan_hu.astype(np.float32, copy=False),
+            self.to_source[:3, :3],
+            self.to_source[:3, 3],
+            output_shape=self.bone.shape,
+            order=1,
+            cval=float(_LOW_HU),
+        )
+        return np.rint(sampled).astype(np.int16)
 
 
 def rotation(kind: str, degrees: float) -> np.ndarray:
@@ -135,14 +149,6 @@ def tilted(
     to_lps[:3, :3] = r
     to_lps[:3, 3] = centre - r @ centre
     to_source = np.linalg.inv(affine) @ to_lps @ head
-    sampled_hu = ndi.affine_transform(
-        hu.astype(np.float32, copy=False),
-        to_source[:3, :3],
-        to_source[:3, 3],
-        output_shape=shape,
-        order=1,
-        cval=float(_LOW_HU),
-    )
     sampled_bone = ndi.affine_transform(
         bone.view(np.uint8), to_source[:3, :3], to_source[:3, 3], output_shape=shape, order=0
     ).view(bool)
@@ -151,11 +157,12 @@ def tilted(
     how = {"pitch": way, "roll": f"rolled to its {way}", "yaw": f"turned to its {way}"}[kind]
     return Tilted(
         bone=sampled_bone,
-        hu=np.rint(sampled_hu).astype(np.int16),
         affine=head,
         rotation=r,
         centre=centre,
         name=f"{how} by about {abs(degrees):.0f}°",
+        scan_hu=hu,
+        to_source=to_source,
     )
 
 

@@ -55,7 +55,7 @@ def test_turned_grid_holds_the_bone_where_the_turn_puts_it():
     bone |= other
     hu = np.where(bone, 1000, -1000).astype(np.int16)
     t = tilted(bone, hu, affine, "pitch", 20.0)
-    assert t.bone.dtype == bool and t.hu.dtype == np.int16
+    assert t.bone.dtype == bool and t.hu().dtype == np.int16
     r = rotation("pitch", 20.0)
     from scipy import ndimage as ndi
 
@@ -69,8 +69,8 @@ def test_turned_grid_holds_the_bone_where_the_turn_puts_it():
         assert min(np.linalg.norm(f - want) for f in found) < 0.75  # within a voxel
     # the HU (linear) follow the bone (nearest) but at its boundary
     inner = ndi.binary_erosion(t.bone)
-    assert inner.any() and np.all(t.hu[inner] > 300)
-    assert np.all(t.hu[~ndi.binary_dilation(t.bone)] < 0)
+    assert inner.any() and np.all(t.hu()[inner] > 300)
+    assert np.all(t.hu()[~ndi.binary_dilation(t.bone)] < 0)
     assert "chin down" in t.name and "20°" in t.name
 
 
