@@ -91,17 +91,22 @@ def _cores(edt: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, list]
 
 
 def _find_markers(
-    edt: np.ndarray, work: np.ndarray, affine: np.ndarray, floor: Callable[[np.ndarray], bool]
+    edt: np.ndarray,
+    work: np.ndarray,
+    affine: np.ndarray,
+    floor: Callable[[np.ndarray], bool],
+    seed: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, str]:
     """Watershed markers (1 skull, 2 mandible), or None and the reason.
 
     The mandible's marker is the largest U-shaped core (open towards the back, across the
     patient's midline) at the shallowest distance-transform level where one comes free of
-    the rest. The skull's are the largest other core, any core larger than the arch's, and
-    the hard palate inside the arch (at coarse resolution the upper teeth would otherwise
-    flood in from the lower ones). Smaller
-    cores may be pieces of the mandible (a ramus cut off by the erosion): they get no
-    marker and go with whichever bone reaches them through thicker bone.
+    the rest; with ``seed`` (the lower body found slice by slice), only a core that reaches
+    into it (the upper dental arch is a U too, and may come free first). The skull's are
+    the largest other core, any core larger than the arch's, and the hard palate inside the
+    arch (at coarse resolution the upper teeth would otherwise flood in from the lower
+    ones). Smaller cores may be pieces of the mandible (a ramus cut off by the erosion):
+    they get no marker and go with whichever bone reaches them through thicker bone.
     """
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     vox = float(np.prod(spacing))
@@ -122,6 +127,8 @@ def _find_markers(
             sl = objects[c - 1]
             arch = arch_shape(_points(cores[sl] == c, sl, affine, 20000))
             if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
+                continue
+            if seed is not None and not (seed[sl] & (cores[sl] == c)).any():
                 continue
             if best is None or sizes[c] > sizes[best[0]]:
                 best = (c, arch)
@@ -207,18 +214,20 @@ def split_mandible(
     arch, how = find_arch(work, affine, midline_x, at=at, floor=floor(np.ones_like(work)))
     if arch is None and "axial" not in how:
         return None, box, how
-    # the distance-transform cores first (they cut best where they come free); their
-    # mandible must hold the arch's seed, else the arch's own markers are used
-    markers, how_cores = _find_markers(edt, work, affine, floor)
+    # the distance-transform cores first (they cut best where they come free): the core of
+    # the arch found slice by slice (its seed), else the arch's own markers are used
+    arch_marks, seed = (
+        (None, None) if arch is None or at is not None else arch_markers(work, affine, arch)
+    )
+    markers, how_cores = _find_markers(edt, work, affine, floor, seed)
     mandible = None
     if markers is not None:
         mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
         how = f"distance-transform cores at {how_cores}"
-    if arch is not None and at is None:
+    if arch_marks is not None:
         # the arch's own markers, when the cores' mandible misses the arch's seed, or when
         # they make the split more like a lower jaw (a smaller interface with the skull,
         # halves more alike: split_cost)
-        arch_marks, seed = arch_markers(work, affine, arch)
         other = watershed(-edt, arch_marks, mask=work, connectivity=1) == 2
         if (
             mandible is None
@@ -228,6 +237,9 @@ def split_mandible(
         ):
             markers, mandible = arch_marks, other
             how = f"slice by slice from {how}"
+        # the split kept as it was compared: trimmed above the front teeth (a cores' split
+        # can reach into the mastoid behind a ramus, which the trim gives back)
+        mandible, _ = trim_above_occlusion(mandible, work, affine)
     near = (
         None if at is None else grow_box(tuple(slice(a, a + 1) for a in at), (2, 2, 2), work.shape)
     )
