@@ -206,14 +206,14 @@ def split_mandible(
                 return True
         return False
 
-    spacing = grid.work_spacing
-    edt = ndi.distance_transform_edt(work, sampling=spacing).astype(np.float32)
     whole = tuple(slice(0, n) for n in work.shape)
     midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
     at = None if at_lps is None else _nearest_bone(work, affine, at_lps)
     arch, how = find_arch(work, affine, midline_x, at=at, floor=floor(np.ones_like(work)))
     if arch is None and "axial" not in how:
         return None, box, how
+    # the distance transform only once there is an arch (most grids searched hold none)
+    edt = ndi.distance_transform_edt(work, sampling=grid.work_spacing).astype(np.float32)
     # the distance-transform cores first (they cut best where they come free): the core of
     # the arch found slice by slice (its seed), else the arch's own markers are used
     arch_marks, seed = (
