@@ -15,9 +15,12 @@ With ``--grid``, a check of generality instead: each shared scan resampled to 3.
 scored the same way; it counts the scans with no mandible and those with a wrong one
 (Dice under 0.5: worse than none).
 
+With ``--streaks``, the shared scans with metal streaks at the teeth (dental fillings) of
+three strengths, scored the same way.
+
 Usage::
 
-    python benchmarks/bench_mandible.py [-k SUBSTRING] [--grid]
+    python benchmarks/bench_mandible.py [-k SUBSTRING] [--grid | --streaks]
 """
 
 from __future__ import annotations
@@ -72,18 +75,49 @@ def grid() -> int:
     return 1 if wrong else 0
 
 
+STREAK_HU = (800.0, 1500.0, 3000.0)
+
+
+def streaks() -> int:
+    """Metal streaks at the occlusal level (``--streaks``): each shared scan with dental-
+    filling streaks of three strengths (:func:`tests.bone.mandible_cases.streaked`)."""
+    from tests.bone.mandible_cases import headneck, streaked
+
+    print(f"{'scan':<8} {'streaks HU':>10} {'Dice':>6}")
+    scores = []
+    for n in HEADNECK:
+        for amplitude in STREAK_HU:
+            volume, truth = streaked(*headneck(n), amplitude)
+            seg = segment_bone(volume)
+            case = Case("streaks", 0.0, headneck, contoured_slices_only=n == 12)
+            d = case.score(seg.labels == 2, truth) if seg.mandible_found else None
+            scores.append(d)
+            print(f"pt_{n:<5} {amplitude:10.0f} {'none' if d is None else f'{d:.3f}':>6}")
+    found = [d for d in scores if d is not None]
+    wrong = sum(d < 0.5 for d in found)
+    print(
+        f"{len(scores)} scans: {len(scores) - len(found)} with no mandible, {wrong} with a "
+        f"wrong one; Dice >= 0.75 in {sum(d >= 0.75 for d in found)}, mean "
+        f"{np.mean(found):.3f} where found"
+    )
+    return 1 if wrong else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="run only the cases whose name contains this")
     parser.add_argument(
         "--grid", action="store_true", help="the generality check (resampled, noisy) instead"
     )
+    parser.add_argument(
+        "--streaks", action="store_true", help="metal streaks at the teeth instead"
+    )
     args = parser.parse_args(argv)
-    if args.grid:
+    if args.grid or args.streaks:
         if not (DATA / "dicom").is_dir():
             print(f"skipped: no {DATA}")
             return 0
-        return grid()
+        return grid() if args.grid else streaks()
     print(
         f"{'case':<28} {'pixel mm':>8} {'found':>5} {'Dice':>6} {'in-z':>6} {'goal':>6} "
         f"{'s':>5}  note"
