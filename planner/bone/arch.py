@@ -38,6 +38,8 @@ __all__ = [
 
 _MIN_HEIGHT_MM = 10.0  # a stack of U slices lower than this is not a mandibular body
 _MIN_WIDTH_MM = 45.0  # nor one narrower than this (a hyoid is about 35-45 mm wide)
+_MAX_WIDTH_MM = 130.0  # nor one wider (the arch's U is 58-102 mm wide on the test scans and
+# the sample, turned or not; the zygomatic arches' U, in a head turned, 136-138 mm)
 _MIN_DEPTH = 0.3  # a mandibular arch's opening over its width (a vertebra's is about 0.2)
 _MAX_BEHIND_MM = 30.0  # a jaw's front lies this close behind the frontmost U (maxilla's)
 _SEED_FRACTION = 0.4  # the lower part of the stack seeds the mandible (the top may be teeth)
@@ -231,13 +233,17 @@ def find_arch(
 
 
 def jaw_sized(shape: ArchShape) -> bool:
-    """Wide and deep enough for a mandibular arch.
+    """Wide and deep enough for a mandibular arch, and no wider.
 
     A hyoid is a smaller U (35-45 mm); a vertebra cut between its laminae (body in front,
     pedicles and transverse processes at the sides) is a U open backwards too, but a
-    shallow one: its opening is about a fifth of its width, a jaw's about half.
+    shallow one: its opening is about a fifth of its width, a jaw's about half. The
+    zygomatic arches and the maxilla between them make a U of 130 mm and more.
     """
-    return shape.width_mm >= _MIN_WIDTH_MM and shape.opening_mm >= _MIN_DEPTH * shape.width_mm
+    return (
+        _MIN_WIDTH_MM <= shape.width_mm <= _MAX_WIDTH_MM
+        and shape.opening_mm >= _MIN_DEPTH * shape.width_mm
+    )
 
 
 def _arch_at(

@@ -25,11 +25,21 @@ from planner.scan.volume import apply_affine
 
 __all__ = ["TILTS_DEG", "Tilted", "rotation", "tilted", "to_scan"]
 
-TILTS_DEG = (("pitch", 12.0), ("pitch", -12.0), ("yaw", 15.0), ("yaw", -15.0))
-"""The turns tried, in order, degrees: about the left-right axis (pitch: + brings the chin
-down), then the vertical axis (yaw). The first search copes with about ±6°, these with
-about ±6-25° more. Turns of 24° made a jaw of a phantom's maxilla and zygomas (a scan
-starting at the maxillary sinuses): not tried."""
+TILTS_DEG = (
+    ("pitch", 12.0),
+    ("pitch", -12.0),
+    ("yaw", 15.0),
+    ("yaw", -15.0),
+    ("pitch", -24.0),
+    ("yaw", 25.0),
+    ("yaw", -25.0),
+)
+"""The turns tried, in order, nearest first, degrees: about the left-right axis (pitch: +
+brings the chin down), then the vertical axis (yaw). The first search copes with about
+±6°, these with about ±6-30° more (chin down by 25° is found at 12°). At 24-25° a phantom's
+zygomatic arches and maxilla (a scan starting at the maxillary sinuses) make a U of
+136-138 mm: too wide for a jaw (:func:`planner.bone.arch.jaw_sized`), and a split through
+them meets the skull over too much (:func:`planner.bone.candidate.contact_ratio`)."""
 _MIN_SPACING_MM = 1.0  # the turned grid is no finer than this (a second look, not a model)
 _LOW_HU = -1024
 

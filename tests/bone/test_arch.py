@@ -174,6 +174,10 @@ def test_a_vertebra_is_not_jaw_sized():
     assert jaw_sized(arch_shape(_u_points()))
     # narrower than a jaw (a hyoid) however deep
     assert not jaw_sized(arch_shape(_u_points(width=40.0, depth=40.0)))
+    # wider than a jaw: the zygomatic arches with the maxilla between them, in a head
+    # turned by 24° (136-138 mm); a large jaw's 120 mm passes
+    assert not jaw_sized(arch_shape(_u_points(width=140.0, depth=80.0)))
+    assert jaw_sized(arch_shape(_u_points(width=120.0, depth=70.0)))
 
 
 def test_find_arch_passes_over_one_broken_slice():
