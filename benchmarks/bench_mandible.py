@@ -58,13 +58,22 @@ def grid() -> int:
                 if sigma:
                     hu = volume.hu + rng.normal(0.0, sigma, volume.hu.shape)
                     volume = Volume(hu=np.rint(hu).astype(np.int16), affine=volume.affine)
-                seg = segment_bone(volume)
-                # pt_12's contour stops below the condyles: scored in its slices (see cases)
-                case = Case("grid", 0.0, headneck, contoured_slices_only=n == 12)
-                d = case.score(seg.labels == 2, truth) if seg.mandible_found else None
+                d = _score(n, segment_bone(volume), truth)
                 scores.append(d)
                 shown = "none" if d is None else f"{d:.3f}"
                 print(f"pt_{n:<5} {volume.spacing_mm[0]:8.2f} {sigma:8.0f} {shown:>6}")
+    return _summary(scores)
+
+
+def _score(n: int, seg, truth) -> float | None:
+    """Dice of a scan's mandible (pt_12's contour stops below the condyles: scored in its
+    slices, see the cases), or None when none was made."""
+    case = Case("grid", 0.0, lambda: None, contoured_slices_only=n == 12)
+    return case.score(seg.labels == 2, truth) if seg.mandible_found else None
+
+
+def _summary(scores: list) -> int:
+    """Print the counts and mean of a run's Dice (None: no mandible); 1 if one is wrong."""
     found = [d for d in scores if d is not None]
     wrong = sum(d < 0.5 for d in found)
     print(
@@ -88,19 +97,10 @@ def streaks() -> int:
     for n in HEADNECK:
         for amplitude in STREAK_HU:
             volume, truth = streaked(*headneck(n), amplitude)
-            seg = segment_bone(volume)
-            case = Case("streaks", 0.0, headneck, contoured_slices_only=n == 12)
-            d = case.score(seg.labels == 2, truth) if seg.mandible_found else None
+            d = _score(n, segment_bone(volume), truth)
             scores.append(d)
             print(f"pt_{n:<5} {amplitude:10.0f} {'none' if d is None else f'{d:.3f}':>6}")
-    found = [d for d in scores if d is not None]
-    wrong = sum(d < 0.5 for d in found)
-    print(
-        f"{len(scores)} scans: {len(scores) - len(found)} with no mandible, {wrong} with a "
-        f"wrong one; Dice >= 0.75 in {sum(d >= 0.75 for d in found)}, mean "
-        f"{np.mean(found):.3f} where found"
-    )
-    return 1 if wrong else 0
+    return _summary(scores)
 
 
 def main(argv: list[str] | None = None) -> int:
