@@ -17,7 +17,7 @@ Labels: 0 no bone, 1 skull (with any other bone kept), 2 mandible.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -27,7 +27,7 @@ from planner.bone.mandible import MandibleSearch, find_mandible, reaches_floor
 from planner.bone.patient import RemovedPiece, sort_pieces
 from planner.errors import PlannerError
 from planner.progress import ProgressFn
-from planner.scan.volume import Volume, c_frame
+from planner.scan.volume import Volume, apply_affine, c_frame
 
 __all__ = [
     "LABEL_NAMES",
@@ -235,8 +235,10 @@ def segment_bone(
     min_island_mm3 : float
         Pieces of bone smaller than this are dropped as noise, mm³.
     mandible_at : (3,) float, optional
-        A point on the chin, LPS mm, given by the user: the mandible is seeded there
-        (:func:`planner.bone.mandible.find_mandible`).
+        A point on the chin, LPS mm, given by the user. The mandible the search finds on
+        its own (verified as a jaw) is kept when it holds the point; else the mandible is
+        seeded there (:func:`planner.bone.mandible.find_mandible`), and any check of a
+        lower jaw it fails is a warning.
     progress : callable(task: str, done: int, total: int), optional
         Called as the steps complete.
 
@@ -304,12 +306,19 @@ def segment_bone(
     found = False
     if separate_mandible:
         wide = Grid(hu.shape, _work_factors(spacing, _SEARCH_MM), affine)
-        if wide.factors != grid.factors:  # a fine scan: the search runs on larger blocks
-            search = find_mandible(bone, hu, wide.block_count(bone), wide, at_lps=mandible_at)
-        else:
-            search = find_mandible(bone, hu, counts, grid, at_lps=mandible_at)
-        if search.mask is None and mandible_at is None:  # a head tilted in the scanner?
+        if wide.factors == grid.factors:
+            wide, wide_counts = grid, counts
+        else:  # a fine scan: the search runs on larger blocks
+            wide_counts = wide.block_count(bone)
+        search = find_mandible(bone, hu, wide_counts, wide)
+        if search.mask is None:  # a head tilted in the scanner?
             search = _tilted_search(bone, hu, affine) or search
+        if mandible_at is not None and not _holds(search, affine, mandible_at):
+            # the jaw found on its own is kept when it holds the user's point (the search
+            # checks it as a jaw); else the bone through the point seeds it
+            search = find_mandible(bone, hu, wide_counts, wide, at_lps=mandible_at)
+        elif mandible_at is not None:
+            search = replace(search, note=f"{search.note}, holding the point given on the chin")
         tick(3)
         if search.mask is not None:
             inner = mask_box(search.mask)  # a small part of the box: assigned there only
@@ -339,6 +348,21 @@ def segment_bone(
         removed=tuple(removed),
         warnings=tuple(warnings),
     )
+
+
+def _holds(search: MandibleSearch, affine: np.ndarray, at_lps, reach_mm: float = 5.0) -> bool:
+    """Whether the mandible found holds bone within ``reach_mm`` of the point (LPS mm)."""
+    if search.mask is None:
+        return False
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    inv = np.linalg.inv(affine)
+    centre = np.rint(apply_affine(inv, np.asarray(at_lps, dtype=float)[None])[0]).astype(int)
+    reach = np.ceil(reach_mm / spacing).astype(int)
+    near = tuple(
+        slice(max(c - r - b.start, 0), max(c + r + 1 - b.start, 0))
+        for c, r, b in zip(centre, reach, search.box, strict=True)
+    )
+    return bool(search.mask[near].any())
 
 
 def _tilted_search(bone: np.ndarray, hu: np.ndarray, affine: np.ndarray) -> MandibleSearch | None:

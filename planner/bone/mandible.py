@@ -322,7 +322,8 @@ class MandibleSearch:
         How it was found (or why not).
     warning : str
         When no mandible is made: the reason and what the user can do; when one is made
-        with a ramus short or missing, which side to check (also in ``note``); else "".
+        with a ramus short or missing, which side to check (also in ``note``); when one is
+        seeded at the user's point, a check of a lower jaw it fails; else "".
     doubts : tuple of str
         Other warnings about the mandible made (a condyle parted from its fossa where the
         scan shows no gap).
@@ -366,8 +367,9 @@ def find_mandible(
     grid : Grid
         The block grid.
     at_lps : (3,) float, optional
-        A point on the chin (LPS mm), given by the user: the mandible is seeded there and
-        only its volume is checked.
+        A point on the chin (LPS mm), given by the user: the mandible is seeded there.
+        It is refused only when under 1 cm³; a check of a lower jaw it fails (or a caution
+        it shows) is returned as ``warning``, with the mandible.
 
     Returns
     -------
@@ -407,7 +409,18 @@ def find_mandible(
     if not ok:
         return _rejected(how, why, full_box)
     doubts = _joint_doubts(sub, bone[full_box], sub_affine)
-    return MandibleSearch(sub, full_box, f"mandible separated from the skull ({how})", "", doubts)
+    caution = ""
+    if at_lps is not None:  # kept as the user asked, with any check it fails said
+        looks, why = verify_mandible(sub, bone[full_box], sub_affine)
+        if not looks or why:
+            caution = (
+                f"the mandible seeded at the point given {'fails' if not looks else 'shows'} "
+                f"a check of a lower jaw ({why}): check it, or give a label volume made "
+                "elsewhere with --labels"
+            )
+    return MandibleSearch(
+        sub, full_box, f"mandible separated from the skull ({how})", caution, doubts
+    )
 
 
 def _upsample_within(
