@@ -80,6 +80,8 @@ _STUMP_OVER_FRONT = 0.8  # a short ramus, with none on the other side, at least 
 _MIN_RAMUS_MM = 20.0
 _MIN_STUMP_MM = 15.0
 _MIN_ARMS = 0.6  # the shorter arm of the arch over the longer (0.66-1 seen)
+_MAX_FRONT_OVER_WIDTH = 1.0  # the front's height over the arch's width (jaws: 0.2-0.59,
+# the most with the chin up by 25°; a stack of vertebrae taken for an arch: 1.8)
 _MIN_MAXILLA_CM3 = 1.0  # bone over the arch's front: the maxilla and upper teeth (1.8-26)
 _MAX_CONTACT = 3.0  # the interface with the other bone over the candidate's volume^(2/3):
 # 0.05-1.7 on the real scans (turned, and at 4.5 mm), up to 2.4 on the small synthetic jaw
@@ -180,9 +182,10 @@ def verify_mandible(
     bone); its lower part is a U-shaped arch open towards the back, wide and deep enough
     for a jaw (:func:`planner.bone.arch.jaw_sized`: not a hyoid, not a vertebra); rami
     rise from the ends of the arch (:func:`_check_rami`: a ramus short or missing on one
-    side, or short on both, passes with a caution); it meets the other bone over a small
-    area only (:func:`contact_ratio`: its condyles and teeth; a split that cut through the
-    maxilla meets it over far more); other bone lies above the middle of
+    side, or short on both, passes with a caution); its front (chin to incisal edge) is
+    no taller than its arch is wide (a stack of vertebrae is); it meets the other bone
+    over a small area only (:func:`contact_ratio`: its condyles and teeth; a split that
+    cut through the maxilla meets it over far more); other bone lies above the middle of
     its height (the skull base and maxilla it hangs from); no other bone lies in front of
     its arch near the midline at the arch's height (the chin is the front of the bone
     there; in front of a vertebra lies the jaw); the maxilla lies over its front (at least
@@ -225,6 +228,11 @@ def verify_mandible(
     ok, caution, front_mm = _check_rami(p, low, shape, z0)
     if not ok:
         return False, caution
+    if front_mm > _MAX_FRONT_OVER_WIDTH * shape.width_mm:
+        return False, (
+            f"the candidate's front rises {front_mm:.0f} mm, more than its arch is wide "
+            f"({shape.width_mm:.0f} mm): a column of bone (the spine), not a chin"
+        )
     contact = contact_ratio(mandible, bone, affine)
     if contact > _MAX_CONTACT:
         return False, (

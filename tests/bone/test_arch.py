@@ -108,6 +108,24 @@ def test_verify_refuses_a_split_that_cut_through_bone():
     assert contact_ratio(mandible, bone, affine) < 1.0  # the jaw alone: its rami's tops
 
 
+def test_verify_refuses_a_front_taller_than_the_arch_is_wide():
+    # a U 80 mm wide and 90 mm tall under a skull slab (vertebrae stacked under the skull
+    # base, the jaw gone): its sides rise 90 mm, so it passed as a jaw with short rami
+    shape = (120, 110, 200)
+    affine = np.eye(4)
+    affine[:3, 3] = [-60.0, -20.0, -40.0]
+    x, y, z = (np.indices(shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    u = (np.abs(y - 60.0 * (x / 40.0) ** 2) < 4.0) & (np.abs(x) <= 40)
+    stack = u & (z >= 0) & (z < 90)
+    bone = stack | ((z >= 95) & (z < 108) & (np.abs(x) < 55) & (y > -15) & (y < 85))
+    bone |= (z >= 92) & (z < 100) & (np.abs(x) < 20) & (y > -8) & (y < 20)  # over its front
+    ok, why = verify_mandible(stack, bone, affine)
+    assert not ok and "more than its arch is wide" in why, why
+    # the same U 40 mm tall (a jaw's front is 0.2-0.6 of its width) is not refused for it
+    ok, why = verify_mandible(stack & (z < 40), bone, affine)
+    assert "front rises" not in why
+
+
 def test_verify_accepts_a_jaw_with_a_ramus_short_or_missing_and_says_which():
     # hemifacial microsomia: the left ramus missing (Pruzansky III)
     bone, mandible, affine = _jaw_grid(rami_mm=(45, 0))
