@@ -180,12 +180,17 @@ def test_mandible_at_keeps_the_jaw_the_search_finds(sample_1mm):
 
 
 def test_a_seeded_jaw_that_fails_a_check_is_a_warning(sample_1mm):
-    # at 0.6 of its size (a jaw 47 mm wide) the search finds no jaw, and the bone through
-    # the chin point is not a whole jaw: kept, as the user asked, with the check it fails
+    # a point given on the wrong bone (the skull's front, 20 mm above the jaw): the jaw
+    # the search finds does not hold it, and the bone through it is most of the skull;
+    # kept, as the user asked, with the check it fails (it was kept without a word)
     volume, truth = sample_1mm
-    small = _smaller(volume, 0.6)
-    assert not segment_bone(small).mandible_found
-    seg = segment_bone(small, mandible_at=_chin(small, truth))
+    points = volume.index_to_lps(np.argwhere((volume.hu > 300) & ~truth))
+    jaw = volume.index_to_lps(np.argwhere(truth))
+    above = (np.abs(points[:, 0] - np.median(jaw[:, 0])) < 3.0) & (
+        np.abs(points[:, 2] - jaw[:, 2].max() - 10.0) < 10.0
+    )
+    front = points[above][np.argmin(points[above][:, 1])]
+    seg = segment_bone(volume, mandible_at=tuple(front))
     assert seg.mandible_found
     (warning,) = [w for w in seg.warnings if "seeded at the point given" in w]
     assert "fails a check of a lower jaw" in warning and "--labels" in warning
@@ -195,6 +200,49 @@ def test_mandible_at_far_from_bone_is_refused(hemimandible):
     volume, _ = hemimandible
     with pytest.raises(PlannerError, match="mandible-at"):
         segment_bone(volume, mandible_at=(0.0, -300.0, 0.0))
+
+
+# --- a child's head: the search's sizes are an adult's ---------------------------------------
+
+
+@pytest.mark.parametrize("scale", [0.6, 0.5])
+def test_a_child_s_jaw_is_found_at_an_adult_s_size(sample_1mm, scale):
+    # the sample at 0.6 and 0.5 of its size: a jaw 47 and 40 mm wide (a newborn's with
+    # Pierre Robin sequence), 2.7 and 1.6 cm³; it was not found (too narrow for a jaw)
+    volume, truth = sample_1mm
+    seg = segment_bone(_smaller(volume, scale))
+    assert seg.mandible_found, seg.warnings
+    assert dice(filled(seg.labels == 2), truth) >= 0.9
+    (note,) = [n for n in seg.notes if "mandible" in n]
+    assert "× the head's size (a small head" in note
+
+
+def test_a_small_head_without_a_jaw_gets_none(sample_1mm):
+    from tests.bone.microsomia_cases import without_mandible
+
+    volume, _ = without_mandible(*sample_1mm)
+    for scale in (0.75, 0.6, 0.5):
+        assert not segment_bone(_smaller(volume, scale)).mandible_found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "dicom").is_dir(), reason=f"no real CT at {DATA}")
+def test_a_narrow_crop_is_not_taken_for_a_small_head():
+    # pt_9 cropped to 35 mm each side of the jaw's midline: its bone is 65 mm across, but
+    # cut by the scan's sides; searched as a small head, its maxilla became a jaw (Dice 0.10)
+    from tests.bone.mandible_cases import headneck
+
+    volume, truth = headneck(9)
+    assert np.allclose(volume.affine[0, :3], [volume.affine[0, 0], 0.0, 0.0])  # i along x
+    x = volume.index_to_lps(np.argwhere(truth))[:, 0]
+    x0, step = volume.affine[0, 3], volume.affine[0, 0]
+    lo = int(np.ceil((np.median(x) - 35.0 - x0) / step))
+    hi = int(np.floor((np.median(x) + 35.0 - x0) / step))
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.index_to_lps(np.array([[lo, 0, 0]]))[0]
+    narrow = Volume(hu=np.ascontiguousarray(volume.hu[lo : hi + 1]), affine=affine)
+    seg = segment_bone(narrow)
+    assert not seg.mandible_found or dice(seg.labels == 2, truth[lo : hi + 1]) >= 0.5
 
 
 # --- the user's help: labels made elsewhere -------------------------------------------------
