@@ -216,6 +216,24 @@ def sample(spacing_mm: float) -> tuple[Volume, np.ndarray]:
     return head.volume, head.labels == LABELS["mandible"]
 
 
+def smaller(volume: Volume, scale: float) -> Volume:
+    """The same voxels, each ``scale`` times as large: a smaller head (a child's)."""
+    affine = volume.affine.copy()
+    affine[:3, :3] *= scale
+    return Volume(hu=volume.hu, affine=affine, description=volume.description)
+
+
+def child(scale: float, jaw: bool = True) -> tuple[Volume, np.ndarray | None]:
+    """The sample at 1 mm made ``scale`` times as small (0.6: a jaw 47 mm wide, as a
+    newborn's with Pierre Robin sequence), with or without its mandible."""
+    from tests.bone.microsomia_cases import without_mandible
+
+    volume, truth = sample(1.0)
+    if not jaw:
+        volume, truth = without_mandible(volume, truth)
+    return smaller(volume, scale), truth
+
+
 def skull_0051() -> tuple[Volume, None]:
     from planner.scan.dicom import load_volume
 
@@ -246,6 +264,9 @@ def cases() -> list[Case]:
             out.append(Case(f"pt_{n}@{px:g}mm", 0.75, _hn(n, px), **_contour(n)))
     for mm, goal in SAMPLE_GOALS.items():
         out.append(Case(f"sample@{mm:g}mm", goal, _sample_maker(mm), needs_data=False))
+    for scale in (0.6, 0.5):  # a child's head: found at an adult's size
+        out.append(Case(f"child@{scale:g}x", 0.9, _maker(child, scale), needs_data=False))
+    out.append(Case("child-no-mandible@0.6x", None, _maker(child, 0.6, False), needs_data=False))
     out.append(Case("skull-0051", None, skull_0051))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
