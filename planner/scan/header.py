@@ -35,6 +35,7 @@ _UID = re.compile(r"[0-9][0-9.]{0,63}")
 HEADER_BYTES = 64 * 1024
 """Bytes read at once for a header (more when the header is longer)."""
 _MAX_HEADER_BYTES = 16 * 1024**2
+_MIN_PIXEL_MM, _MAX_PIXEL_MM = 0.01, 20.0  # a CT's pixels (cone-beam 0.08 mm, resampled 5 mm)
 _NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(.*)$")
 
 
@@ -392,6 +393,14 @@ def _check(im: ImageHeader, spacing, is_image: bool) -> str:
         text = "\\".join(f"{v:g}" for v in spacing)
         what = "zero" if min(spacing) == 0 else "negative (the model would be mirrored)"
         return f"PixelSpacing {text} is {what}"
+    if isinstance(spacing, tuple) and not (
+        _MIN_PIXEL_MM <= min(spacing) and max(spacing) <= _MAX_PIXEL_MM
+    ):
+        text = "\\".join(f"{v:g}" for v in spacing)
+        return (
+            f"PixelSpacing {text} mm is not a CT's ({_MIN_PIXEL_MM:g}-{_MAX_PIXEL_MM:g} mm): "
+            "the header is damaged"
+        )
     if im.pixel_length is not None and im.frames == 1:
         declared = im.frame_bytes
         if not declared <= im.pixel_length <= declared + 1:  # + one byte of padding

@@ -26,6 +26,9 @@ __all__ = ["GEOMETRY_PROBLEMS", "Geometry", "analyse", "regularise", "spacing_no
 
 _POS_TOL_MM = 0.02  # positions this close to a regular grid are not resampled ...
 _POS_TOL_FRACTION = 0.01  # ... nor those within 1% of the slice spacing
+_MAX_SLICE_MM = 20.0  # slices further apart than this are no volume to model bone from
+_MAX_POSITION_MM = 1e5  # positions beyond 100 m are damaged headers (float32 STL vertices
+# there are still 0.008 mm apart; at 10^9 mm they would be 64 mm apart)
 _MISSING_GAP = 1.5  # a gap above 1.5 x the spacing on both sides of it means missing slices
 _NEAR = 3  # gaps either side that give the local spacing
 _JITTER = 0.1  # gaps within 10% of the median: resampled at the mean spacing
@@ -107,6 +110,13 @@ def analyse(images: Sequence[ImageHeader], *, allow_gaps: bool = False) -> Geome
     col = np.cross(normal, row)  # re-orthogonalise against rounding in the header
     geo.axes = np.array([row, col, normal])
     ipp = np.array([im.ipp for im in images])
+    far = np.abs(ipp).max(axis=1) > _MAX_POSITION_MM
+    if far.any():
+        geo.problem = (
+            f"an invalid ImagePositionPatient: over {_MAX_POSITION_MM / 1000:g} m from the "
+            f"scanner's origin in {_names([im for im, f in zip(images, far, strict=True) if f])}"
+        )
+        return geo
     depth = ipp @ normal
     order = np.argsort(depth, kind="stable")
     depth, ipp = depth[order], ipp[order]
@@ -117,6 +127,12 @@ def analyse(images: Sequence[ImageHeader], *, allow_gaps: bool = False) -> Geome
     n_dup = int(np.sum(gaps <= max(1e-3, 0.05 * median)))
     if n_dup:
         geo.problem = f"several stacks in one series ({n_dup + 1} slices at repeated positions)"
+        return geo
+    if median > _MAX_SLICE_MM:
+        geo.problem = (
+            f"an invalid slice spacing: the slices lie {median:g} mm apart (a CT's lie "
+            f"0.1-{_MAX_SLICE_MM:g} mm apart)"
+        )
         return geo
     missing = _missing(gaps, [images[i].name for i in order], depth)
     if missing and not allow_gaps:

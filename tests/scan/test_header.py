@@ -83,6 +83,15 @@ HEADER_FAULTS = {
         lambda p: edit(p[-1], PixelData=None),
         "CT0009.dcm: pixel data unreadable",
     ),
+    "spacing of a kilometre": (
+        # a planner run went out of memory on it (the grids are made in mm)
+        lambda p: patch_element(p[3], 0x00280030, b"1e6\\1e6"),
+        "CT0003.dcm: PixelSpacing 1e+06\\1e+06 mm is not a CT's (0.01-20 mm)",
+    ),
+    "spacing of a micrometre": (
+        lambda p: patch_element(p[3], 0x00280030, b"1e-6\\1e-6"),
+        "CT0003.dcm: PixelSpacing 1e-06\\1e-06 mm is not a CT's",
+    ),
     "bits stored > allocated": (
         lambda p: edit(p[2], BitsStored=20),
         "CT0002.dcm: pixel data unreadable (BitsAllocated 16, BitsStored 20)",

@@ -12,6 +12,7 @@ from planner.scan.dicom import choose_series, list_series, load_volume
 from tests.scan.dicomfactory import (
     TILT_DEG,
     TILTED,
+    edit,
     normal_of,
     sample_field,
     stack_positions,
@@ -51,6 +52,21 @@ def test_ge_head_pattern_4mm_then_7mm_is_resampled_not_refused(tmp_path):
     assert "linear interpolation" in note
     pts = vol.index_to_lps(np.indices(vol.shape).reshape(3, -1).T).reshape(*vol.shape, 3)
     np.testing.assert_allclose(vol.hu, _field(pts), atol=1.0)  # linear: exact but rounding
+
+
+def test_slices_50_mm_apart_are_refused(tmp_path):
+    # a model of them is no model (it was made, without a word)
+    _write(tmp_path, 50.0 * np.arange(8))
+    with pytest.raises(PlannerError, match="an invalid slice spacing: the slices lie 50 mm"):
+        load_volume(tmp_path)
+
+
+def test_a_slice_1000_km_away_is_refused_naming_it(tmp_path):
+    # the grids are made in mm: such a position ran out of memory
+    paths = _write(tmp_path, 2.0 * np.arange(8))
+    edit(paths[5], ImagePositionPatient=[-6.0, -6.0, 1e9])
+    with pytest.raises(PlannerError, match=r"ImagePositionPatient: over 100 m .* in CT0005"):
+        load_volume(tmp_path)
 
 
 def test_a_missing_slice_is_refused_naming_the_files_either_side(tmp_path):
