@@ -157,9 +157,21 @@ def open_source(
                 raise PlannerError(
                     f"cannot read {path}: {exc}; unzip it and give the folder"
                 ) from exc
+    elif _starts_as_zip(path):  # a zip's first member, but no directory at its end
+        raise PlannerError(
+            f"{path.name} is a damaged zip archive (its table of contents cannot be read: "
+            "cut short in copying?); copy it again, or unzip what can be and give the folder"
+        )
     else:
         files = dicomdir_files(path) if is_dicomdir(path) else [path]
         yield [FileRef.on_disk(p) for p in files], str(path)
+
+
+def _starts_as_zip(path: Path) -> bool:
+    """Whether the file starts as a zip archive does (and is not a DICOM file)."""
+    with open(path, "rb") as f:
+        head = f.read(132)
+    return head[:4] == b"PK\x03\x04" and head[128:132] != b"DICM"
 
 
 def _zip_members(archive: zipfile.ZipFile, path: Path, limit: int) -> list[FileRef]:

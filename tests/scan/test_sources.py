@@ -100,3 +100,11 @@ def test_prefetch_is_only_a_hint_and_never_fails(archive, tmp_path):
         for ref in [FileRef.on_disk(path), gone, refs[0]]:
             assert ref.prefetch(0, 1 << 16) is None
     assert path.read_bytes() == b"0123456789"
+
+
+def test_a_zip_cut_short_is_named_damaged(archive, tmp_path):
+    # its table of contents is at the end: cut in half, it was "no DICOM file (1 checked)"
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(PlannerError, match=r"cut\.zip is a damaged zip archive .* copy it again"):
+        load_volume(cut)
