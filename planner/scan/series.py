@@ -25,6 +25,7 @@ __all__ = ["HeaderScan", "Series", "SeriesInfo", "describe", "scan_headers"]
 Progress = Callable[[int, int], None]
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+_NOT_CT = frozenset({"MR", "PT", "NM", "US"})  # imaging modalities whose values are not HU
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 """SOP class of Secondary Capture images (and the start of its multi-frame variants)."""
 
@@ -170,7 +171,9 @@ def _why_not(meta: dict, images: list[ImageHeader]) -> str:
         return "secondary capture (screenshots, not a scan)"
     if "LOCALIZER" in meta["image_type"]:
         return "localizer (scout) image"
-    if not (meta["modality"] == "CT" or meta["sop_class"] == CT_IMAGE):
+    if meta["modality"] in _NOT_CT or not (
+        meta["modality"] == "CT" or meta["sop_class"] == CT_IMAGE
+    ):  # a CT's storage class with Modality MR: the header disagrees with itself
         return f"not CT ({meta['modality'] or 'unknown modality'})"
     if any(im.frames > 1 or im.samples != 1 for im in images):
         return "multi-frame or colour images are not supported"

@@ -269,6 +269,10 @@ BAD_INPUTS = {
         lambda d: _simple_series(d, modality="MR", sop_class=MRImageStorage) and d,
         "images: not CT (MR)) was found",
     ),
+    "mr in a ct's storage class": (  # was read as a CT, without a word
+        lambda d: _simple_series(d, modality="MR") and d,
+        "images: not CT (MR)) was found",
+    ),
 }
 
 
