@@ -30,6 +30,7 @@ DIRECTORY = "directory"
 _DIRECTORY_SOP = "1.2.840.10008.1.3.10"
 _CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 _SERIES_UID_TAG = b"\x20\x00\x0e\x00"
 _UID = re.compile(r"[0-9][0-9.]{0,63}")
 HEADER_BYTES = 64 * 1024
@@ -174,6 +175,11 @@ def _pixel_length(head: bytes, explicit: bool) -> int | None:
     return None if length == 0xFFFFFFFF else length
 
 
+def _pixel_head(length: int) -> bytes:
+    """The header of an explicit-VR little-endian pixel data element of ``length`` bytes."""
+    return _PIXEL_TAG + b"OW\x00\x00" + length.to_bytes(4, "little")
+
+
 def _recover_series_uid(raw: bytes) -> str:
     """SeriesInstanceUID found in the raw bytes of a damaged header ("" if not found)."""
     at = raw.find(_SERIES_UID_TAG)
@@ -287,6 +293,12 @@ def _read_pydicom(ref: FileRef) -> tuple[str, dict, ImageHeader] | Unreadable | 
             offset = f.tell()
             head = f.read(12)
             more = f.read(1) != b""
+            if ds.file_meta.get("TransferSyntaxUID") == _DEFLATED:
+                # the file's bytes are compressed: the pixel data is seen in the data set
+                f.seek(0)
+                pixels = pydicom.dcmread(f, force=kind is None).get("PixelData")
+                head = b"" if pixels is None else _pixel_head(len(pixels))
+                more = pixels is not None
     except Exception as exc:  # a damaged header: say so if it is DICOM at all
         try:
             uid = _recover_series_uid(ref.head(65536))

@@ -182,7 +182,10 @@ def _decode(im: ImageHeader) -> np.ndarray:
         with im.ref.open() as f, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = pydicom.dcmread(f).pixel_array
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a Rust decoder's panic (pyo3) is no Exception
+        # (the RLE plugin panics on a damaged segment)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PlannerError(
             f"cannot read the pixel data of file {im.name} ({detail}); "
