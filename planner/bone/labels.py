@@ -317,7 +317,7 @@ def segment_bone(
         search = find_mandible(bone, hu, wide_counts, wide)
         if search.mask is None:  # a head tilted in the scanner?
             search = _tilted_search(bone, hu, affine) or search
-        if search.mask is None and mandible_at is None:  # a child's head?
+        if search.mask is None:  # a child's head?
             search = _small_head_search(bone, hu, affine) or search
         if mandible_at is not None and not _holds(search, affine, mandible_at):
             # the jaw found on its own is kept when it holds the user's point (the search
