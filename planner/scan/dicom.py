@@ -36,7 +36,15 @@ _FILE_HINT = "copy or export the series again"
 _ODD_FILE_HINT = "copy or export the series again, or remove the file if it is not of this series"
 
 
-def _nothing_found(label: str, n_files: int, scan: HeaderScan) -> PlannerError:
+def _nothing_found(label: str, files: list, scan: HeaderScan) -> PlannerError:
+    n_files = len(files)
+    archives = [f.name for f in files if f.name.lower().endswith(".zip")]
+    if archives and scan.skipped == n_files:  # a zip in the zip (or in the folder)
+        return PlannerError(
+            f"no DICOM file in {label}, but it holds {archives[0]}"
+            f"{f' and {len(archives) - 1} more archives' if len(archives) > 1 else ''}: "
+            "unzip it and give the folder, or give that archive"
+        )
     if scan.unreadable:
         bad = scan.unreadable[0]
         return PlannerError(
@@ -86,7 +94,7 @@ def list_series(
     with open_source(path, max_unzipped_bytes=max_unzipped_bytes) as (files, label):
         scan = scan_headers(files, progress, len(files))
     if not scan.series:
-        raise _nothing_found(label, len(files), scan)
+        raise _nothing_found(label, files, scan)
     infos = [describe(s, allow_gaps)[0] for s in scan.series.values()]
     return sorted(infos, key=lambda s: (s.number is None, s.number or 0, s.uid))
 
@@ -199,7 +207,7 @@ def load_volume(
     with open_source(path, max_unzipped_bytes=max_unzipped_bytes) as (files, label):
         scan = scan_headers(files, progress, 2 * len(files))
         if not scan.series:
-            raise _nothing_found(label, len(files), scan)
+            raise _nothing_found(label, files, scan)
         described = {uid: describe(s, allow_gaps) for uid, s in scan.series.items()}
         infos = [info for info, _ in described.values()]
         try:

@@ -108,3 +108,14 @@ def test_a_zip_cut_short_is_named_damaged(archive, tmp_path):
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     with pytest.raises(PlannerError, match=r"cut\.zip is a damaged zip archive .* copy it again"):
         load_volume(cut)
+
+
+def test_a_zip_in_a_zip_is_named(archive, tmp_path):
+    # it said "no DICOM file in outer.zip (1 checked)"
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.write(archive, "export.zip")
+    with pytest.raises(
+        PlannerError, match=r"no DICOM file in .*outer\.zip, but it holds export\.zip"
+    ):
+        load_volume(outer)
