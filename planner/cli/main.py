@@ -23,8 +23,9 @@ __all__ = ["main", "os_error_message"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    0 ok; 2 bad input or a fault of the environment (one line on stderr); 1 a bug in
-    planner (one line; set ``PLANNER_DEBUG=1`` for the traceback); 130 interrupted.
+    0 ok; 2 bad input or a fault of the environment (one line on stderr: out of memory,
+    a disk full, a folder not writable); 1 a bug in planner (one line; set
+    ``PLANNER_DEBUG=1`` for the traceback); 130 interrupted.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -51,6 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written")
         return 130
+    except MemoryError as exc:  # the environment: a scan too large for this machine
+        what = " ".join(str(exc).split())[:120]
+        _error(
+            err,
+            f"out of memory{f' ({what})' if what else ''}: the scan is too large for this "
+            "machine's memory (planner needs about 5 times the scan's size); nothing was "
+            "written: crop the series to the head, or use a machine with more memory",
+        )
+        return 2
     except Exception as exc:  # a bug in planner: one line, the traceback on request
         if os.environ.get("PLANNER_DEBUG"):
             raise

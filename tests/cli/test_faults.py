@@ -494,3 +494,21 @@ def test_a_bug_is_one_line_with_the_traceback_on_request(tmp_path, capsys, monke
     monkeypatch.setenv("PLANNER_DEBUG", "1")
     with pytest.raises(ValueError, match="something"):
         main(["schedule", str(case)])
+
+
+def test_out_of_memory_is_the_environment_one_line_nothing_written(tmp_path, capsys, monkeypatch):
+    # a scan too large for the machine's memory was "internal error ... a bug in planner"
+    from planner.motion import schedule
+
+    def too_large(*args, **kwargs):
+        raise MemoryError("Unable to allocate 28.3 GiB for an array")
+
+    monkeypatch.setattr(schedule, "make_schedule", too_large)
+    case = make_case(tmp_path / "c")
+    before = sorted(p.name for p in case.iterdir())
+    code, _, err = run(["schedule", case], capsys)
+    assert code == 2 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: out of memory (Unable to allocate 28.3 GiB for an array)")
+    assert "crop the series" in line
+    assert sorted(p.name for p in case.iterdir()) == before
