@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from planner.scan.frames import PER_FRAME, frame_values
 from planner.scan.rawheader import NEED_MORE, RawFields, parse, text_values
 from planner.scan.sources import FileRef, looks_like_dicom
 
@@ -71,6 +72,9 @@ class ImageHeader:
         Why this file's pixels cannot be used ("" when they can).
     notes : list of str
         Header values read leniently (e.g. a number with a unit), without the file name.
+    frame : int or None
+        The frame of a multi-frame file (Enhanced CT) this image is, from 0; its position,
+        orientation, spacing and rescale are that frame's. None for a single-frame file.
     """
 
     ref: FileRef
@@ -94,11 +98,17 @@ class ImageHeader:
     spacing: tuple[float, ...] | None
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    frame: int | None = None
 
     @property
     def name(self) -> str:
-        """The file's name, for messages."""
-        return self.ref.name
+        """The file's name (and frame, from 1), for messages."""
+        return self.ref.name if self.frame is None else f"{self.ref.name} (frame {self.frame + 1})"
+
+    @property
+    def frame_offset(self) -> int:
+        """Bytes of native pixel data before this image's frame."""
+        return (self.frame or 0) * self.frame_bytes
 
     @property
     def frame_bytes(self) -> int:
@@ -247,7 +257,7 @@ def read_header(
         None when the file is not DICOM.
     """
     fields = _read_fast(ref) if fast else None
-    if fields is None:
+    if fields is None or (_number(fields, 0x00280008, 1) or 1) > 1:  # frames: their groups
         return _read_pydicom(ref)
     end = fields.offset
     return _checked(ref, fields, end, fields.data[end : end + 12], len(fields.data) > end + 12)
@@ -382,7 +392,38 @@ def _parse(ref: FileRef, ds, offset: int, head: bytes, more: bool):
         "tilt": _number(ds, 0x00181120, 0.0),
         "image_type": [t.upper() for t in ds.text(0x00080008)],
     }
-    return "".join(ds.text(0x0020000E)), info, image
+    uid = "".join(ds.text(0x0020000E))
+    if image.frames > 1 and isinstance(ds, _PydicomFields) and PER_FRAME in ds.ds:
+        return uid, info, _frame_images(ds.ds, image, is_image)
+    return uid, info, image
+
+
+def _frame_images(ds, image: ImageHeader, is_image: bool) -> list[ImageHeader]:
+    """One image per frame of an Enhanced CT file, each with its own groups' values."""
+    images = []
+    for k, values in enumerate(frame_values(ds)):
+        ipp, iop, spacing = values["ipp"], values["iop"], values["spacing"]
+        slope, intercept = values["slope"], values["intercept"]
+        frame = replace(
+            image,
+            frame=k,
+            ipp=ipp if isinstance(ipp, tuple) else None,
+            iop=iop if isinstance(iop, tuple) else None,
+            spacing=spacing if isinstance(spacing, tuple) else None,
+            slope=slope[0] if isinstance(slope, tuple) else 1.0,
+            intercept=intercept[0] if isinstance(intercept, tuple) else 0.0,
+            has_rescale=slope is not None,
+            notes=list(image.notes),
+        )
+        bad = [v for v in values.values() if isinstance(v, str)]
+        frame.problem = (bad[0] if bad else "") or _check(frame, frame.spacing, is_image)
+        images.append(frame)
+    if len(images) != image.frames:
+        image.problem = image.problem or (
+            f"{len(images)} frames described, {image.frames} declared (NumberOfFrames)"
+        )
+        return [image]
+    return images
 
 
 def _check(im: ImageHeader, spacing, is_image: bool) -> str:
@@ -413,8 +454,8 @@ def _check(im: ImageHeader, spacing, is_image: bool) -> str:
             f"PixelSpacing {text} mm is not a CT's ({_MIN_PIXEL_MM:g}-{_MAX_PIXEL_MM:g} mm): "
             "the header is damaged"
         )
-    if im.pixel_length is not None and im.frames == 1:
-        declared = im.frame_bytes
+    if im.pixel_length is not None and (im.frames == 1 or im.frame is not None):
+        declared = im.frame_bytes * im.frames
         if not declared <= im.pixel_length <= declared + 1:  # + one byte of padding
             return (
                 f"pixel data unreadable: the header declares {im.cols}x{im.rows} pixels of "

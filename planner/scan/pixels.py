@@ -118,7 +118,7 @@ def _rescale(raw: np.ndarray, im: ImageHeader, out: np.ndarray, in_place: bool) 
 
 def _prefetch(im: ImageHeader) -> None:
     """Ask the disk for a slice's pixel data ahead of reading it."""
-    im.ref.prefetch(im.offset, im.frame_bytes + 12)
+    im.ref.prefetch(im.offset + im.frame_offset, im.frame_bytes + 12)
 
 
 def read_pixels(im: ImageHeader, out: np.ndarray | None = None) -> np.ndarray:
@@ -133,13 +133,16 @@ def read_pixels(im: ImageHeader, out: np.ndarray | None = None) -> np.ndarray:
         returned are then a view of ``out`` with the stored type.
     """
     explicit = _NATIVE.get(im.syntax)
-    if explicit is not None and im.bits_allocated in (8, 16) and im.frames == 1:
+    one = im.frames == 1 or im.frame is not None  # a frame of its own (of a multi-frame file)
+    if explicit is not None and im.bits_allocated in (8, 16) and one:
         with im.ref.open() as f:
             f.seek(im.offset)
             head = f.read(12 if explicit else 8)
             if head[:4] == _PIXEL_TAG and (not explicit or head[4:6] in (b"OW", b"OB")):
                 length = int.from_bytes(head[8:12] if explicit else head[4:8], "little")
                 if length != 0xFFFFFFFF:
+                    f.seek(im.frame_offset, 1)
+                    length -= im.frame_offset
                     return _mask_bits(_read_native(f, im, length, out), im)
     return _decode(im)
 
@@ -181,7 +184,12 @@ def _decode(im: ImageHeader) -> np.ndarray:
     try:
         with im.ref.open() as f, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            raw = pydicom.dcmread(f).pixel_array
+            if im.frame is None:
+                raw = pydicom.dcmread(f).pixel_array
+            else:  # one frame of a multi-frame file, decoded alone
+                from pydicom.pixels import pixel_array
+
+                raw = pixel_array(f, index=im.frame)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a Rust decoder's panic (pyo3) is no Exception

@@ -133,12 +133,13 @@ def scan_headers(files: list[FileRef], progress: Progress | None, total: int) ->
         elif isinstance(header, Unreadable):
             found.unreadable.append(header)
         elif header != DIRECTORY:
-            uid, meta, image = header
-            key = (uid, image.sop_uid, image.ipp)  # the same image copied twice
-            found.copies += key in seen
-            if key not in seen:
-                seen.add(key)
-                found.series.setdefault(uid, Series(uid, meta)).images.append(image)
+            uid, meta, images = header
+            for image in images if isinstance(images, list) else [images]:  # frames
+                key = (uid, image.sop_uid, image.frame, image.ipp)  # an image copied twice
+                found.copies += key in seen
+                if key not in seen:
+                    seen.add(key)
+                    found.series.setdefault(uid, Series(uid, meta)).images.append(image)
         if progress is not None:
             progress(done, total)
     orphans = []
@@ -175,7 +176,7 @@ def _why_not(meta: dict, images: list[ImageHeader]) -> str:
         meta["modality"] == "CT" or meta["sop_class"] == CT_IMAGE
     ):  # a CT's storage class with Modality MR: the header disagrees with itself
         return f"not CT ({meta['modality'] or 'unknown modality'})"
-    if any(im.frames > 1 or im.samples != 1 for im in images):
+    if any((im.frames > 1 and im.frame is None) or im.samples != 1 for im in images):
         return "multi-frame or colour images are not supported"
     if n == 1:
         return "single slice"

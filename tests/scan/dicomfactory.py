@@ -202,6 +202,77 @@ def write_series(
     return paths
 
 
+ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
+
+
+def write_enhanced_ct(
+    path: Path,
+    hu: np.ndarray,
+    *,
+    positions: np.ndarray | None = None,
+    pixel_spacing: Sequence[float] = (0.8, 0.7),
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    per_frame_rescale: bool = False,
+    transfer_syntax: str | None = None,
+) -> Path:
+    """Write ``hu`` (n, rows, cols) as one Enhanced CT Image file of n frames.
+
+    The geometry and rescale are in the functional groups, as newer scanners write them:
+    the orientation, pixel spacing and (unless ``per_frame_rescale``) the rescale shared,
+    each frame's position in its own group. ``positions`` (n, 3) default to 1 mm axial
+    steps from the origin.
+    """
+    from pydicom.sequence import Sequence as Seq
+
+    n, rows, cols = hu.shape
+    positions = stack_positions(n) if positions is None else positions
+    ds = _base(ENHANCED_CT, "CT", generate_uid(), generate_uid(), SeriesNumber=3)
+    ds.SeriesDescription = "ENHANCED CT"
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.NumberOfFrames = n
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation = 1
+
+    def item(**values) -> Dataset:
+        d = Dataset()
+        for key, value in values.items():
+            setattr(d, key, value)
+        return d
+
+    def rescale(k: int) -> Dataset:
+        return item(RescaleSlope=f"{slope:g}", RescaleIntercept=f"{intercept + 0 * k:g}")
+
+    shared = item(
+        PixelMeasuresSequence=Seq(
+            [item(PixelSpacing=[f"{v:g}" for v in pixel_spacing], SliceThickness="1")]
+        ),
+        PlaneOrientationSequence=Seq([item(ImageOrientationPatient=list(AXIAL))]),
+    )
+    if not per_frame_rescale:
+        shared.PixelValueTransformationSequence = Seq([rescale(0)])
+    frames = []
+    for k in range(n):
+        group = item(PlanePositionSequence=Seq([item(ImagePositionPatient=list(positions[k]))]))
+        if per_frame_rescale:
+            group.PixelValueTransformationSequence = Seq([rescale(k)])
+        frames.append(group)
+    ds.SharedFunctionalGroupsSequence = Seq([shared])
+    ds.PerFrameFunctionalGroupsSequence = Seq(frames)
+    raw = np.rint((np.asarray(hu, float) - intercept) / slope).astype(np.int16)
+    ds.PixelData = raw.tobytes()
+    if transfer_syntax is not None:
+        ds.compress(transfer_syntax)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 def write_localizer(folder: Path, *, name: str = "LOC1") -> Path:
     """One LOCALIZER image (a coronal scout)."""
     hu = np.full((1, 32, 48), -1000.0)

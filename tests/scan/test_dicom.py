@@ -19,9 +19,11 @@ from tests.scan.dicomfactory import (
     TILTED,
     edit,
     normal_of,
+    phantom_hu,
     series_from_template,
     stack_positions,
     write_dicomdir,
+    write_enhanced_ct,
     write_localizer,
     write_non_image,
     write_secondary_capture,
@@ -514,3 +516,36 @@ def test_a_damaged_rle_slice_is_named_not_a_crash(tmp_path):
     paths[3].write_bytes(bytes(data))
     with pytest.raises(PlannerError, match=rf"pixel data of file {paths[3].name}"):
         load_volume(tmp_path / "s")
+
+
+# --- Enhanced CT: one file of many frames, its geometry in functional groups ------------------
+
+
+@pytest.mark.parametrize("syntax", [None, RLELossless], ids=["native", "rle"])
+@pytest.mark.parametrize("per_frame_rescale", [False, True], ids=["shared", "per-frame"])
+def test_an_enhanced_ct_file_is_read_frame_by_frame(tmp_path, syntax, per_frame_rescale):
+    # newer scanners export one multi-frame file; it was refused ("multi-frame or colour
+    # images are not supported")
+    hu = phantom_hu(7, (24, 28))
+    positions = np.array([[-5.0, 3.0, 2.5 * k] for k in range(7)])[::-1]  # stored top down
+    write_enhanced_ct(
+        tmp_path / "in" / "ENH.dcm",
+        hu,
+        positions=positions,
+        per_frame_rescale=per_frame_rescale,
+        transfer_syntax=syntax,
+    )
+    vol = load_volume(tmp_path / "in")
+    # sorted inferior to superior: the frames come back in reverse
+    np.testing.assert_array_equal(vol.hu, hu[::-1].transpose(2, 1, 0))
+    np.testing.assert_allclose(vol.spacing_mm, [0.7, 0.8, 2.5])
+    np.testing.assert_allclose(vol.affine[:3, 3], [-5.0, 3.0, 0.0])
+
+
+def test_an_enhanced_ct_frame_without_a_position_is_named(tmp_path):
+    path = write_enhanced_ct(tmp_path / "in" / "ENH.dcm", phantom_hu(5, (16, 16)))
+    ds = pydicom.dcmread(path)
+    del ds.PerFrameFunctionalGroupsSequence[2].PlanePositionSequence
+    ds.save_as(path)
+    with pytest.raises(PlannerError, match=r"no position.*ENH\.dcm \(frame 3\)"):
+        load_volume(tmp_path / "in")
