@@ -362,19 +362,22 @@ def _small_head_search(
     """The mandible of a small head (a child's), looked for at an adult's size, or None.
 
     The search's sizes are an adult's (a jaw 45-130 mm wide, 5 cm³ or more). A head in
-    view from side to side (its bone clear of the scan's left and right faces) whose bone
-    is narrower than :data:`_SMALL_HEAD_MM` across is searched again, on its own voxels,
+    view across the slices (its bone clear of the scan's left, right, front and back
+    faces) whose bone is narrower than :data:`_SMALL_HEAD_MM` across is searched again, on its own voxels,
     with each voxel taken as ``k`` times as large (up to 2), ``k`` bringing its width to
     :data:`_ADULT_HEAD_MM`: the labels found are the patient's voxels as they are.
     """
     ijk = np.flatnonzero(bone)
     if not len(ijk):
         return None
-    # only a head in view from side to side has its width measured (a crop may be narrow)
-    across = int(np.argmax(np.abs(affine[0, :3]) / np.linalg.norm(affine[:3, :3], axis=0)))
-    sides = np.flatnonzero(bone.any(axis=tuple(a for a in range(3) if a != across)))
-    if sides[0] < 2 or sides[-1] > bone.shape[across] - 3:
-        return None
+    # only a head wholly in view across the slices, side to side and front to back, has
+    # its width measured (a crop, a small cone-beam field of view, may be narrow)
+    directions = np.abs(affine[:3, :3]) / np.linalg.norm(affine[:3, :3], axis=0)
+    for lps in (0, 1):  # x, then y
+        axis = int(np.argmax(directions[lps]))
+        ends = np.flatnonzero(bone.any(axis=tuple(a for a in range(3) if a != axis)))
+        if ends[0] < 2 or ends[-1] > bone.shape[axis] - 3:
+            return None
     ijk = np.column_stack(np.unravel_index(ijk[:: max(1, len(ijk) // 200_000)], bone.shape))
     x = apply_affine(affine, ijk)[:, 0]
     width = float(np.subtract(*np.percentile(x, [98, 2])))

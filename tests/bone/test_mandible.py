@@ -211,6 +211,19 @@ def test_a_child_s_jaw_is_found_at_an_adult_s_size(sample_1mm, scale):
     assert "× the head's size (a small head" in note
 
 
+def test_a_small_head_cut_by_the_scan_is_not_searched_at_an_adult_s_size(sample_1mm):
+    # the 0.6x child with the front of its face cut by the scan (as a small cone-beam field
+    # of view cuts a jaw): its width is not a head's, so it is not searched again
+    volume, _ = sample_1mm
+    small = smaller(volume, 0.6)
+    j = int(np.argmax((small.hu > 300).any(axis=(0, 2)))) + 5  # 5 voxels into the bone
+    affine = small.affine.copy()
+    affine[:3, 3] = small.index_to_lps(np.array([[0, j, 0]]))[0]
+    cut = Volume(hu=np.ascontiguousarray(small.hu[:, j:]), affine=affine)
+    seg = segment_bone(cut)
+    assert not any("the head's size" in n for n in seg.notes)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "dicom").is_dir(), reason=f"no real CT at {DATA}")
 def test_a_narrow_crop_is_not_taken_for_a_small_head():
