@@ -363,9 +363,10 @@ def _small_head_search(
 
     The search's sizes are an adult's (a jaw 45-130 mm wide, 5 cm³ or more). A head in
     view across the slices (its bone clear of the scan's left, right, front and back
-    faces) whose bone is narrower than :data:`_SMALL_HEAD_MM` across is searched again, on its own voxels,
-    with each voxel taken as ``k`` times as large (up to 2), ``k`` bringing its width to
-    :data:`_ADULT_HEAD_MM`: the labels found are the patient's voxels as they are.
+    faces) whose bone is narrower than :data:`_SMALL_HEAD_MM` across is searched again,
+    on its own voxels, with each voxel taken as ``k`` times as large (up to 2), ``k``
+    bringing its width to :data:`_ADULT_HEAD_MM`: the labels found are the patient's
+    voxels as they are.
     """
     ijk = np.flatnonzero(bone)
     if not len(ijk):

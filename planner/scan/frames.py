@@ -70,9 +70,9 @@ def _value(item, group: int, tag: int):
 
 
 def _numbers(raw, count: int, tag: int) -> tuple[float, ...] | str | None:
+    """The value as ``count`` finite floats, None if absent, or a problem naming it."""
     if raw is None or raw == "":
         return None
-    """The value as ``count`` finite floats, or a problem naming the attribute."""
     values = [raw] if isinstance(raw, str) or not hasattr(raw, "__iter__") else list(raw)
     name = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
     try:
