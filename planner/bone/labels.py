@@ -1,9 +1,9 @@
 """Bone segmentation: a CT volume -> labelled bone (skull, mandible).
 
 The steps are: a bone threshold (300 HU on CT, found from the histogram where bone reads
-low) -> connected components -> keep the patient's bone (equipment judged by shape and
-place, and small islands, are removed and listed with their reasons:
-:mod:`planner.bone.patient`) -> split the mandible from the skull where the two touch at scan
+low: :mod:`planner.bone.threshold`) -> connected components -> keep the patient's bone
+(equipment judged by shape and place, and small islands, are removed and listed with their
+reasons: :mod:`planner.bone.patient`) -> split the mandible from the skull where the two touch at scan
 resolution (teeth in occlusion, condyles in their fossae) with a marker-based watershed on
 the distance transform (:mod:`planner.bone.mandible`). The mandible's marker is found
 anatomically, in patient LPS coordinates: it is the U-shaped arch, open towards the back,
@@ -25,6 +25,7 @@ from scipy import ndimage as ndi
 from planner.bone.grid import Grid, mask_box
 from planner.bone.mandible import MandibleSearch, find_mandible, reaches_floor
 from planner.bone.patient import RemovedPiece, sort_pieces
+from planner.bone.threshold import ThresholdResult, bone_threshold, half_level
 from planner.errors import PlannerError
 from planner.progress import ProgressFn
 from planner.scan.volume import Volume, apply_affine, c_frame
@@ -47,25 +48,6 @@ _ADULT_HEAD_MM = 115.0  # the width it is brought to (its jaw then 70-100 mm wid
 _SEARCH_MM = 2.0  # and for the mandible search: its boundary near the skull is then refined
 # at full resolution (planner.bone.contacts); on the 0.4 and 1 mm synthetic heads and the
 # 0.34 mm series of the speed benchmark, Dice within 0.002 of a 1 mm search, 2-4 x faster
-
-
-@dataclass(frozen=True)
-class ThresholdResult:
-    """The bone threshold and how it was chosen.
-
-    Parameters
-    ----------
-    threshold_hu : float
-        Iso level in HU; a half-integer against integer data, so that no voxel sits on it.
-    method : str
-        "default" (the CT default), "auto" (found from the histogram) or "given".
-    note : str
-        One line for the user: the level and the evidence behind it.
-    """
-
-    threshold_hu: float
-    method: str
-    note: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,83 +86,6 @@ class BoneLabels:
     bone_mm3: float = float("nan")
     removed: tuple[RemovedPiece, ...] = ()
     warnings: tuple[str, ...] = ()
-
-
-def _half_level(value: float) -> float:
-    """The half-integer level just above ``floor(value)``: integer data never equal it."""
-    return math.floor(value) + 0.5
-
-
-def _sample(a: np.ndarray, n: int) -> np.ndarray:
-    """A strided sample of about ``n`` values of ``a`` (a view where possible, then flat)."""
-    step = max(1, round((a.size / n) ** (1.0 / 3.0)))
-    return a[::step, ::step, ::step].ravel(order="K")
-
-
-def bone_threshold(volume: Volume, *, default_hu: float = 300.0) -> ThresholdResult:
-    """Choose the bone threshold of a CT volume.
-
-    On CT with calibrated HU (soft tissue between -100 and +150 HU and cortical bone above
-    1000 HU) the threshold is ``default_hu``. Where bone reads low (cone-beam CT, a plastic
-    phantom) or soft tissue is off scale, it is found from the histogram instead: Otsu's
-    threshold on the voxels denser than soft tissue. The note says which and why.
-
-    Parameters
-    ----------
-    volume : Volume
-        The CT volume.
-    default_hu : float
-        The CT default, HU.
-
-    Returns
-    -------
-    ThresholdResult
-        A half-integer level (``300.5`` for 300 HU), so that no integer voxel equals it.
-    """
-    if not math.isfinite(default_hu):
-        raise ValueError(f"default_hu must be finite, got {default_hu}")
-    sample = _sample(volume.hu, 2_000_000).astype(np.float32)
-    counts, edges = np.histogram(sample, bins=np.arange(-500.0, 510.0, 10.0))
-    if counts.sum() < 1000:
-        level = _half_level(default_hu)
-        return ThresholdResult(level, "default", f"{level:g} HU (default; no soft tissue seen)")
-    smooth = np.convolve(counts, np.array([1, 2, 3, 2, 1]) / 9.0, mode="same")
-    peak = int(np.argmax(smooth))
-    soft_hu = float(edges[peak] + 5.0)
-    below = np.nonzero(smooth[:peak] < smooth[peak] / 2)[0]
-    above = np.nonzero(smooth[peak:] < smooth[peak] / 2)[0]
-    left = below[-1] if below.size else 0
-    right = peak + above[0] if above.size else len(smooth) - 1
-    sigma_hu = max(10.0 * (right - left) / 2.355, 10.0)
-    dense = sample[sample > soft_hu + 150.0]
-    if dense.size < 100:
-        level = _half_level(default_hu)
-        note = (
-            f"{level:g} HU (default; almost nothing denser than soft tissue at {soft_hu:.0f} HU)"
-        )
-        return ThresholdResult(level, "default", note)
-    top_hu = float(np.percentile(dense, 99.5))
-    if -100.0 <= soft_hu <= 150.0 and top_hu >= 1000.0:
-        level = _half_level(default_hu)
-        note = (
-            f"{level:g} HU (CT default; soft tissue at {soft_hu:.0f} HU, "
-            f"dense bone up to {top_hu:.0f} HU)"
-        )
-        return ThresholdResult(level, "default", note)
-    low = soft_hu + max(100.0, 4.0 * sigma_hu)
-    values = dense[(dense > low) & (dense <= np.percentile(dense, 99.9))]
-    if values.size < 100:
-        level = _half_level(max(default_hu, low))
-    else:
-        from skimage.filters import threshold_otsu
-
-        level = _half_level(threshold_otsu(values))
-    note = (
-        f"{level:g} HU found from the histogram: bone reads low or soft tissue is off scale "
-        f"(soft tissue at {soft_hu:.0f} HU, densest bone {top_hu:.0f} HU), so Otsu's level "
-        "above soft tissue was used instead of the CT default; set the threshold to override"
-    )
-    return ThresholdResult(level, "auto", note)
 
 
 # --- grids ----------------------------------------------------------------------------------
@@ -281,7 +186,7 @@ def segment_bone(
         level, method = float(threshold_hu), "given"
     hu, perm = c_frame(volume.hu)
     if np.issubdtype(hu.dtype, np.integer):
-        level = _half_level(level)
+        level = half_level(level)
         bone = hu > math.floor(level)
     else:
         bone = hu > level

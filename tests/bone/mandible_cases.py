@@ -10,6 +10,8 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
   4.6-5.1 mm pixels where the jaw was missed;
 - ``sample@0.4mm``, ``sample@1mm``, ``sample@2mm``: the synthetic head (its molars in
   occlusion and its condyles in their fossae, 0.5 mm apart: joined at scan resolution);
+- ``child@0.6x`` ...: the sample made smaller (a newborn's jaw), also with its bone made
+  less dense (``child-less-dense@0.6x``: cortex about 650 HU, as a newborn's reads);
 - ``skull-0051``: a real upper head whose mandibular body is below the field of view;
 - ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left);
 - ``pt_N-chin-cut``: one starting 10 mm above the chin (a jaw not wholly in view: no
@@ -234,6 +236,22 @@ def child(scale: float, jaw: bool = True) -> tuple[Volume, np.ndarray | None]:
     return smaller(volume, scale), truth
 
 
+def less_dense(volume: Volume, factor: float, soft_hu: float = 45.0) -> Volume:
+    """The same scan with every value above soft tissue brought ``factor`` times as far
+    above it: bone as a newborn's reads (thinner, less mineralised: cortex about 650 HU
+    at 0.5), the soft tissue and air as they were."""
+    hu = volume.hu.astype(np.float32)
+    above = hu > soft_hu
+    hu[above] = soft_hu + (hu[above] - soft_hu) * factor
+    return Volume(hu=np.rint(hu).astype(np.int16), affine=volume.affine)
+
+
+def child_less_dense(scale: float, factor: float) -> tuple[Volume, np.ndarray]:
+    """:func:`child` with its bone made less dense (:func:`less_dense`)."""
+    volume, truth = child(scale)
+    return less_dense(volume, factor), truth
+
+
 def skull_0051() -> tuple[Volume, None]:
     from planner.scan.dicom import load_volume
 
@@ -267,6 +285,10 @@ def cases() -> list[Case]:
     for scale in (0.6, 0.5):  # a child's head: found at an adult's size
         out.append(Case(f"child@{scale:g}x", 0.9, _maker(child, scale), needs_data=False))
     out.append(Case("child-no-mandible@0.6x", None, _maker(child, 0.6, False), needs_data=False))
+    # a newborn's bone reads low: the CT default keeps it (Otsu's level, 438 HU, cut it: 0.77)
+    out.append(
+        Case("child-less-dense@0.6x", 0.9, _maker(child_less_dense, 0.6, 0.5), needs_data=False)
+    )
     out.append(Case("skull-0051", None, skull_0051))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
