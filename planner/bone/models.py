@@ -33,6 +33,8 @@ MODELS_DIR = "models"
 MODELS_REPORT = "models.json"
 OTHER_BONE = "other_bone"
 MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
+_EARLY_HELPER_VOXELS = 4_000_000  # from about 256 x 256 x 64 voxels a skull's surface is
+# decimated in slabs, so the helper process is started before it is made
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,7 +226,7 @@ def build_models(
     """
     from planner.bone import labels as segment
     from planner.bone import surface as meshing
-    from planner.bone.decimate import MAX_BLOCK_FACES
+    from planner.bone.decimate import MAX_BLOCK_FACES, helper_process
     from planner.scan.volume import Volume
 
     seconds: dict[str, float] = {}
@@ -265,48 +267,53 @@ def build_models(
             f"no bone found above {seg.threshold_hu:g} HU in the series; "
             "check the series is a CT of the head, or set the threshold with --threshold"
         )
-    steps = 2 * len(labels)  # an isosurface, then a decimation, for each label
-    dense = []
-    boxes = meshing.label_boxes(seg.labels)
-    for n, label in enumerate(labels):
-        if progress:
-            progress("meshing", n, steps)
-        dense.append(
-            meshing.extract_surface(
-                volume, seg.labels, label, threshold_hu=seg.threshold_hu, box_ijk=boxes[label]
+    # one helper process decimates every other slab of each surface; for a large scan it
+    # is started now, and loads its libraries while the dense surfaces are made
+    with helper_process(start_now=volume.hu.size >= _EARLY_HELPER_VOXELS):
+        steps = 2 * len(labels)  # an isosurface, then a decimation, for each label
+        dense = []
+        boxes = meshing.label_boxes(seg.labels)
+        for n, label in enumerate(labels):
+            if progress:
+                progress("meshing", n, steps)
+            dense.append(
+                meshing.extract_surface(
+                    volume, seg.labels, label, threshold_hu=seg.threshold_hu, box_ijk=boxes[label]
+                )
             )
-        )
-    parts, books = _parts(dense, [segment.LABEL_NAMES[label] for label in labels])
-    del dense
-    header = {
-        "series_uid": volume.series_uid,
-        "series_description": volume.description,
-        "shape": volume.shape,
-        "spacing_mm": tuple(float(s) for s in volume.spacing_mm),
-        "threshold_hu": float(seg.threshold_hu),
-        "threshold_method": seg.threshold_method,
-        "notes": tuple(volume.notes) + tuple(seg.notes) + books.pop("notes"),
-        "bone_mm3": seg.bone_mm3,
-        "removed": seg.removed,
-        "warnings": tuple(seg.warnings),
-        **books,
-    }
-    # decimation needs the most memory of the stage: let the volume and the labels go
-    # first (when the volume was read here, nothing else holds it), and decimate in slabs
-    # whose working memory (about 280 bytes a triangle) stays within the volume's size, in
-    # this process and in the helper process that takes every other slab
-    block_faces = max(MAX_BLOCK_FACES, volume.hu.nbytes // 280)
-    del volume, seg
-    models = []
-    for n, (name, part) in enumerate(parts):
+        parts, books = _parts(dense, [segment.LABEL_NAMES[label] for label in labels])
+        del dense
+        header = {
+            "series_uid": volume.series_uid,
+            "series_description": volume.description,
+            "shape": volume.shape,
+            "spacing_mm": tuple(float(s) for s in volume.spacing_mm),
+            "threshold_hu": float(seg.threshold_hu),
+            "threshold_method": seg.threshold_method,
+            "notes": tuple(volume.notes) + tuple(seg.notes) + books.pop("notes"),
+            "bone_mm3": seg.bone_mm3,
+            "removed": seg.removed,
+            "warnings": tuple(seg.warnings),
+            **books,
+        }
+        # decimation needs the most memory of the stage: let the volume and the labels go
+        # first (when the volume was read here, nothing else holds it), and decimate in slabs
+        # whose working memory (about 280 bytes a triangle) stays within the volume's size, in
+        # this process and in the helper process that takes every other slab
+        block_faces = max(MAX_BLOCK_FACES, volume.hu.nbytes // 280)
+        del volume, seg
+        models = []
+        for n, (name, part) in enumerate(parts):
+            if progress:
+                progress("meshing", len(labels) + n * len(labels) // len(parts), steps)
+            target = (
+                200_000 if name != OTHER_BONE else max(20_000, min(200_000, len(part.faces) // 4))
+            )
+            simple, dev = meshing.simplify(part, target_faces=target, block_faces=block_faces)
+            parts[n] = (name, None)  # the dense surface is done with
+            models.append(Model(name, simple, dev.mean_mm, dev.max_mm))
         if progress:
-            progress("meshing", len(labels) + n * len(labels) // len(parts), steps)
-        target = 200_000 if name != OTHER_BONE else max(20_000, min(200_000, len(part.faces) // 4))
-        simple, dev = meshing.simplify(part, target_faces=target, block_faces=block_faces)
-        parts[n] = (name, None)  # the dense surface is done with
-        models.append(Model(name, simple, dev.mean_mm, dev.max_mm))
-    if progress:
-        progress("meshing", steps, steps)
+            progress("meshing", steps, steps)
     seconds["mesh"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
 
