@@ -57,8 +57,8 @@ t0 = time.perf_counter()
 code = main(["segment", sys.argv[1], "-o", sys.argv[2], "--force"])
 t = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-from planner.bone import decimate
-helper = decimate.helper_peak_bytes  # its own peak (ru_maxrss of children counts the fork)
+from planner.bone import decimate_helper
+helper = decimate_helper.helper_peak_bytes  # its own peak (ru_maxrss of children counts the fork)
 print(json.dumps({"code": code, "seconds": t, "rss": rss, "helper_rss": helper}))
 """
 

@@ -226,7 +226,8 @@ def build_models(
     """
     from planner.bone import labels as segment
     from planner.bone import surface as meshing
-    from planner.bone.decimate import MAX_BLOCK_FACES, helper_process
+    from planner.bone.decimate import MAX_BLOCK_FACES
+    from planner.bone.decimate_helper import helper_process
     from planner.scan.volume import Volume
 
     seconds: dict[str, float] = {}

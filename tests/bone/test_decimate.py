@@ -9,6 +9,7 @@ import pytest
 import trimesh
 
 import planner.bone.decimate as dec
+import planner.bone.decimate_helper as helpers
 from planner.bone.decimate import body_points, decimate, triangles_near
 from planner.bone.deviation import deviation
 from planner.bone.pieces import piece_volumes
@@ -64,14 +65,14 @@ def test_one_helper_process_serves_a_block(shell, monkeypatch):
     vertices, faces = shell
     alone = decimate(vertices, faces, 6000, max_block_faces=15_000)
     started, jobs = [], []
-    real_init, real_submit = dec._Helper.__init__, dec._Helper.submit
+    real_init, real_submit = helpers.Helper.__init__, helpers.Helper.submit
     monkeypatch.setattr(
-        dec._Helper, "__init__", lambda self: (started.append(self), real_init(self))[1]
+        helpers.Helper, "__init__", lambda self: (started.append(self), real_init(self))[1]
     )
     monkeypatch.setattr(
-        dec._Helper, "submit", lambda self, *a: (jobs.append(self), real_submit(self, *a))[1]
+        helpers.Helper, "submit", lambda self, *a: (jobs.append(self), real_submit(self, *a))[1]
     )
-    with dec.helper_process():
+    with helpers.helper_process():
         assert not started  # started when first needed
         first = decimate(vertices, faces, 6000, max_block_faces=15_000)
         decimate(vertices, faces, 5000, max_block_faces=15_000)
@@ -79,7 +80,7 @@ def test_one_helper_process_serves_a_block(shell, monkeypatch):
     assert started[0].process.poll() is not None  # stopped at the block's end
     for a, b in zip(alone, first, strict=True):
         np.testing.assert_array_equal(a, b)
-    with dec.helper_process(start_now=True):
+    with helpers.helper_process(start_now=True):
         assert len(started) == 2
     assert decimate(vertices, faces, 6000, max_block_faces=15_000) is not None
     assert len(started) == 3  # outside a block: a helper of its own
@@ -171,7 +172,7 @@ def test_a_failing_helper_leaves_the_work_here(shell, monkeypatch):
         "import sys\nfor line in sys.stdin: print(line.strip() + ' failed', flush=True)",
         "import sys\nsys.exit(3)",
     ):
-        monkeypatch.setattr(dec, "_SERVE", script)
+        monkeypatch.setattr(helpers, "_SERVE", script)
         v, f = decimate(vertices, faces, 6000, max_block_faces=15_000)
         assert np.array_equal(v, alone[0]) and np.array_equal(f, alone[1])
 
