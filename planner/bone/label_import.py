@@ -129,9 +129,15 @@ def _read_nrrd(path: Path) -> LabelVolume:
     except Exception as err:  # pynrrd raises NRRDError and others
         raise PlannerError(f"--labels: {path.name} is not a readable NRRD file ({err})") from err
     directions = np.asarray(header.get("space directions", np.eye(3)), dtype=float)
-    if data.ndim == 4 and data.shape[0] == 1 and directions.shape == (4, 3):
-        # a Slicer .seg.nrrd with one layer: its first axis is the layer ('none' direction)
-        data, directions = data[0], directions[1:]
+    names = _segment_names(header)
+    if data.ndim == 4 and directions.shape == (4, 3):
+        # a Slicer .seg.nrrd whose first axis is its layers ('none' direction): segments
+        # that overlap lie in layers of their own
+        directions = directions[1:]
+        if data.shape[0] == 1:
+            data = data[0]
+        elif names:
+            data, names = _merge_layers(data, names)
     data = _three_d(data, path)
     origin = np.asarray(header.get("space origin", np.zeros(3)), dtype=float)
     if directions.shape != (3, 3) or not np.all(np.isfinite(directions)):
@@ -146,12 +152,32 @@ def _read_nrrd(path: Path) -> LabelVolume:
         raise PlannerError(
             f"--labels: {path.name} is in space {space!r}; planner reads LPS or RAS NRRD files"
         )
+    return LabelVolume(data, affine, {value: name for (_, value), name in names.items()})
+
+
+def _segment_names(header: dict) -> dict[tuple[int, int], str]:
+    """Slicer's segments (``SegmentN_Layer``, ``_LabelValue``, ``_Name``), in file order:
+    ``{(layer, value): name}``."""
     names = {}
-    for key, value in header.items():  # Slicer: Segment0_LabelValue, Segment0_Name
-        if key.startswith("Segment") and key.endswith("_LabelValue"):
-            stem = key[: -len("_LabelValue")]
-            names[int(value)] = str(header.get(f"{stem}_Name", stem))
-    return LabelVolume(data, affine, names)
+    for n in range(len(header)):
+        value = header.get(f"Segment{n}_LabelValue")
+        if value is None:
+            break
+        layer = int(str(header.get(f"Segment{n}_Layer", "0")).strip() or 0)
+        names[(layer, int(value))] = str(header.get(f"Segment{n}_Name", f"Segment{n}"))
+    return names
+
+
+def _merge_layers(layers: np.ndarray, names: dict) -> tuple[np.ndarray, dict]:
+    """A Slicer segmentation of several layers as one label map: segment ``n`` (in file
+    order) gets value ``n + 1``; where segments overlap, the later one is kept."""
+    out = np.zeros(layers.shape[1:], dtype=np.int32)
+    merged = {}
+    for n, ((layer, value), name) in enumerate(names.items()):
+        if 0 <= layer < len(layers):
+            out[layers[layer] == value] = n + 1
+            merged[(0, n + 1)] = name
+    return out, merged
 
 
 def _read_dicom_seg(path: Path) -> LabelVolume:
@@ -230,10 +256,12 @@ def labels_on_grid(source: LabelVolume, volume: Volume, *, name: str = "") -> np
         ct_ijk = apply_affine(m, labelled[::stride].astype(float))
         inside = int(np.all((ct_ijk > -0.5) & (ct_ijk < shape - 0.5), axis=1).sum()) * stride
         back = np.linalg.inv(m)  # CT index -> label index, as affine_transform wants
+        # padded by a voxel of 0: a CT voxel on the label grid's first or last plane, which
+        # rounding puts a hair outside it, still takes its label (a cropped Slicer file)
         out = ndi.affine_transform(
-            source.labels,
+            np.pad(source.labels, 1),
             back[:3, :3],
-            offset=back[:3, 3],
+            offset=back[:3, 3] + 1.0,
             output_shape=volume.shape,
             order=0,
             mode="constant",
@@ -253,7 +281,7 @@ def labels_on_grid(source: LabelVolume, volume: Volume, *, name: str = "") -> np
 def bone_labels_from_file(
     volume: Volume,
     path: str | Path,
-    values: dict[str, int],
+    values: dict[str, int] | None = None,
     *,
     threshold_hu: float | None = None,
 ):
@@ -270,19 +298,25 @@ def bone_labels_from_file(
         The CT.
     path : path-like
         The label volume (see :func:`read_label_volume`).
-    values : dict of str to int
-        Label value of ``"skull"`` and/or ``"mandible"`` in the file.
+    values : dict of str to int, optional
+        Label value of ``"skull"`` and/or ``"mandible"`` in the file. By default those of
+        the segments the file names so (a 3D Slicer segmentation, a DICOM-SEG), else
+        ``{"skull": 1, "mandible": 2}``.
     threshold_hu : float, optional
         Bone threshold; by default chosen from the CT.
 
     Returns
     -------
     planner.bone.labels.BoneLabels
+        With ``label_values``: the values used.
     """
     from planner.bone.labels import BoneLabels, bone_threshold
 
     path = Path(path)
     source = read_label_volume(path)
+    by_name = values is None and bool(named := _named_values(source.names))
+    if values is None:
+        values = named or dict(_NAMES)
     present = {int(v) for v in np.unique(source.labels) if v > 0}
     missing = {n: v for n, v in values.items() if v not in present}
     if missing:
@@ -296,7 +330,11 @@ def bone_labels_from_file(
             + f"; its values are {listed or 'none'}"
         )
     on_ct = labels_on_grid(source, volume, name=path.name)
-    notes = [f"labels read from {path.name}: " + ", ".join(f"{n}={v}" for n, v in values.items())]
+    notes = [
+        f"labels read from {path.name}: "
+        + ", ".join(f"{n}={v}" for n, v in values.items())
+        + (" (the segments so named)" if by_name else "")
+    ]
     if threshold_hu is None:
         choice = bone_threshold(volume)
         level, method = choice.threshold_hu, choice.method
@@ -333,4 +371,15 @@ def bone_labels_from_file(
         notes=tuple(notes),
         volume_mm3=volume_mm3,
         bone_mm3=volume_mm3[1] + volume_mm3[2],
+        label_values=dict(values),
     )
+
+
+def _named_values(names: dict[int, str]) -> dict[str, int]:
+    """The values of the segments named skull and mandible (any case), where named so."""
+    out = {}
+    for value, name in sorted(names.items()):
+        key = name.strip().lower()
+        if key in _NAMES and key not in out:
+            out[key] = value
+    return out

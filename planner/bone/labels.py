@@ -17,7 +17,7 @@ Labels: 0 no bone, 1 skull (with any other bone kept), 2 mandible.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -75,6 +75,8 @@ class BoneLabels:
         Equipment and islands left out of the labels, each with its reason.
     warnings : tuple of str
         What the user must know and act on (say, no mandible made: why, and what to do).
+    label_values : dict of str to int
+        Labels read from a file: the value of each bone in it (else empty).
     """
 
     labels: np.ndarray
@@ -86,6 +88,7 @@ class BoneLabels:
     bone_mm3: float = float("nan")
     removed: tuple[RemovedPiece, ...] = ()
     warnings: tuple[str, ...] = ()
+    label_values: dict[str, int] = field(default_factory=dict)
 
 
 # --- grids ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The CT-to-models stage: scan -> volume -> bone labels -> skull and mandible meshes.
 
 :func:`build_models` runs the stage in memory; :func:`write_models` writes
-``CASE_DIR/models/`` (binary STL in LPS mm plus ``models.json``, the report of how they
-were made); :func:`read_models` loads them for the planning stage.
+``CASE_DIR/models/`` (binary STL in LPS mm, ``models.json``, the report of how they were
+made, and ``labels.seg.nrrd``, the bone labels for 3D Slicer); :func:`read_models` loads
+them for the planning stage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planner.bone.label_export import SEGMENTATION_FILE
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir, atomic_path
 from planner.progress import ProgressFn
@@ -100,6 +102,7 @@ class ModelsResult:
     label_values: dict[str, int] = field(default_factory=dict)
     from_label_file: bool = False
     allow_gaps: bool = False
+    segmentation: bytes = b""  # the labels as a 3D Slicer .seg.nrrd file, written beside
 
     def summaries(self) -> list[dict]:
         """Each model's figures: measured on its file read back once written (see
@@ -178,6 +181,7 @@ class ModelsResult:
             "label_values": dict(self.label_values),
             "from_label_file": self.from_label_file,
             "allow_gaps": self.allow_gaps,
+            "segmentation_file": SEGMENTATION_FILE if self.segmentation else None,
             "models": self.summaries(),
             "removed": [p.report() for p in self.removed],
             "fragments": dict(self.fragments),
@@ -221,13 +225,15 @@ def build_models(
         A point on the chin, LPS mm: the mandible's separation is seeded there.
     labels_file : path-like, optional
         A label volume made elsewhere (NIfTI, NRRD, DICOM-SEG) used instead of the
-        segmentation (:mod:`planner.bone.label_import`), with ``label_values``
-        (default ``{"skull": 1, "mandible": 2}``).
+        segmentation (:mod:`planner.bone.label_import`), with ``label_values`` (by
+        default the segments the file names skull and mandible, else
+        ``{"skull": 1, "mandible": 2}``).
     """
     from planner.bone import labels as segment
     from planner.bone import surface as meshing
     from planner.bone.decimate import MAX_BLOCK_FACES
     from planner.bone.decimate_helper import helper_process
+    from planner.bone.label_export import segmentation_file
     from planner.scan.volume import Volume
 
     seconds: dict[str, float] = {}
@@ -249,8 +255,7 @@ def build_models(
     if labels_file is not None:
         from planner.bone.label_import import bone_labels_from_file
 
-        values = label_values or {"skull": 1, "mandible": 2}
-        seg = bone_labels_from_file(volume, labels_file, values, threshold_hu=threshold_hu)
+        seg = bone_labels_from_file(volume, labels_file, label_values, threshold_hu=threshold_hu)
     else:
         seg = segment.segment_bone(
             volume,
@@ -274,6 +279,13 @@ def build_models(
         steps = 2 * len(labels)  # an isosurface, then a decimation, for each label
         dense = []
         boxes = meshing.label_boxes(seg.labels)
+        # the labels for 3D Slicer, cropped to the bone (0.7 MB, 0.1 s for 512 x 512 x 300)
+        segmentation = segmentation_file(
+            seg.labels,
+            volume.affine,
+            {label: segment.LABEL_NAMES[label] for label in labels},
+            box=_union(boxes[label] for label in labels),
+        )
         for n, label in enumerate(labels):
             if progress:
                 progress("meshing", n, steps)
@@ -295,6 +307,7 @@ def build_models(
             "bone_mm3": seg.bone_mm3,
             "removed": seg.removed,
             "warnings": tuple(seg.warnings),
+            "label_values": dict(seg.label_values),
             **books,
         }
         # decimation needs the most memory of the stage: let the volume and the labels go
@@ -324,9 +337,17 @@ def build_models(
         models=tuple(models),
         seconds=seconds,
         mandible_at_mm=None if mandible_at is None else tuple(float(v) for v in mandible_at),
-        label_values=dict(values) if labels_file is not None else {},
         from_label_file=labels_file is not None,
         allow_gaps=allow_gaps,
+        segmentation=segmentation,
+    )
+
+
+def _union(boxes) -> tuple[slice, ...]:
+    """The box holding every box of ``boxes`` (tuples of slices on the same axes)."""
+    boxes = list(boxes)
+    return tuple(
+        slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3)
     )
 
 
@@ -381,6 +402,8 @@ def write_models(result: ModelsResult, case_dir: str | Path) -> Path:
             write_stl(m.mesh, tmp / f"{m.name}.stl")
             # every figure reported is measured on the file as written, read back
             result.files[m.name] = stl_report(tmp / f"{m.name}.stl")
+        if result.segmentation:
+            (tmp / SEGMENTATION_FILE).write_bytes(result.segmentation)
         (tmp / MODELS_REPORT).write_text(
             json.dumps(result.report(), indent=2) + "\n", encoding="utf-8"
         )

@@ -39,6 +39,10 @@ RAIL = 0.2  # middle extent under this fraction of the largest: rail-like
 OUTSIDE = 0.5  # a piece with more than this fraction outside the outline lies outside
 
 
+_REPORTED = 1000  # islands listed one by one in models.json (largest first); the rest summed
+# (a noisy scan has tens of thousands: 85,683 made a 12 MB report)
+
+
 @dataclass(frozen=True)
 class RemovedPiece:
     """Bone-dense voxels that are not in any model, and why.
@@ -78,8 +82,15 @@ class RemovedPiece:
         if self.pieces:
             out["pieces"] = [
                 {"volume_mm3": round(v, 1), "centre_mm": [round(c, 1) for c in x]}
-                for v, x in self.pieces
+                for v, x in self.pieces[:_REPORTED]
             ]
+        if len(self.pieces) > _REPORTED:  # noise's specks, by the ten thousand: summed up
+            rest = [v for v, _ in self.pieces[_REPORTED:]]
+            out["not_listed"] = {
+                "count": len(rest),
+                "volume_mm3": round(sum(rest), 1),
+                "largest_mm3": round(max(rest), 1),
+            }
         return out
 
 

@@ -83,9 +83,9 @@ def add_commands(sub) -> None:
     )
     p.add_argument(
         "--label-values",
-        default="skull=1,mandible=2",
         metavar="NAME=V,...",
-        help="the values of the bones in --labels (default: skull=1,mandible=2)",
+        help="the values of the bones in --labels (default: those of the segments named "
+        "skull and mandible in the file, else skull=1,mandible=2)",
     )
     p.add_argument(
         "--force",
@@ -188,10 +188,13 @@ def _segment(args: argparse.Namespace, out) -> int:
         raise PlannerError(f"{case_dir} is not empty; choose an empty or new folder")
     _check_threshold(args.threshold)
     label_values = None
+    if args.labels is None and args.label_values is not None:
+        raise PlannerError("--label-values names the values in --labels: give that file too")
     if args.labels is not None:
         from planner.bone.label_import import parse_label_values
 
-        label_values = parse_label_values(args.label_values)
+        if args.label_values is not None:
+            label_values = parse_label_values(args.label_values)
         if not args.labels.is_file():
             raise PlannerError(f"--labels: {args.labels} is not a file")
 
@@ -288,6 +291,11 @@ def print_models(out, result) -> None:
         )
     out.print(table)
     _print_pieces(out, result, summaries)
+    if result.segmentation:
+        out.print(
+            "bone labels for 3D Slicer: models/labels.seg.nrrd (load it over the series to check "
+            "them; corrected in the Segment Editor, give it back with --labels)"
+        )
     sec = result.seconds
     out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sec.items()))
     print_warnings(out, result.notes, title="notes")
