@@ -3,7 +3,7 @@
 The cases (``tests/bone/mandible_cases.py``): the four shared head-and-neck CTs with
 their expert contours, the same resampled to 4.5, 4.75 and 5 mm pixels, the synthetic
 head at 0.4, 1 and 2 mm, the same made 0.6 and 0.5 times as small (a child's head, with and
-without its jaw), three scans turned as a head lies tilted in the scanner (chin up,
+without its jaw, and with its bone half as dense, as a newborn's reads), three scans turned as a head lies tilted in the scanner (chin up,
 chin down, turned), jaws with a ramus short or missing (the note must name the side), and
 scans with no jaw in view, one of them turned (a mandible there is a failure).
 Prints one row per case: pixel size, whether a mandible was made, Dice (the label closed
