@@ -17,6 +17,7 @@ behind it, and the bone above the rami.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,8 @@ _MAX_WIDTH_MM = 130.0  # nor one wider (the arch's U is 58-102 mm wide on the te
 _MIN_DEPTH = 0.3  # a mandibular arch's opening over its width (a vertebra's is about 0.2)
 _MAX_BEHIND_MM = 30.0  # a jaw's front lies this close behind the frontmost U (maxilla's)
 _SEED_FRACTION = 0.4  # the lower part of the stack seeds the mandible (the top may be teeth)
+_SYMPHYSIS_MM = 5.0  # two halves of a slice this close across the midline may be one arch
+# (a newborn's mandible: its halves fuse at the symphysis in the first year)
 _STRIP = (slice(None),)
 _BEHIND_RAMI_MM = 30.0  # bone this far behind the ends of the arch's arms, above the seed,
 # is the skull's (mastoid, skull base, spine): a ramus leans back less (the condyle lies
@@ -181,6 +184,8 @@ def find_arch(
                 if arch.is_arch and abs(arch.centre_x - midline_x) <= 0.2 * arch.width_mm:
                     best = (s, piece, arch)
                     break
+            if best is None:  # a newborn's two halves, apart at the symphysis?
+                best = _halves(comps, sizes, axis, s, affine, midline_x)
         if best is not None and current:
             joined = ndi.binary_dilation(current[-1][1], structure=eight) & best[1]
             if not joined.any():
@@ -230,6 +235,39 @@ def find_arch(
             axis, [t[0] for t in stack], [t[1] for t in stack], widest[2], height
         ), f"a U-shaped arch {height:.0f} mm tall, {widest[2].width_mm:.0f} mm wide"
     return None, "no U-shaped lower-jaw arch (open towards the back, across the midline)"
+
+
+def _halves(
+    comps: np.ndarray, sizes: np.ndarray, axis: int, s: int, affine: np.ndarray, midline_x: float
+) -> tuple[int, np.ndarray, ArchShape] | None:
+    """Two pieces of a slice, one each side of the midline and at most
+    :data:`_SYMPHYSIS_MM` apart, that make a U together: a newborn's mandible, whose
+    halves join at the symphysis only in the first year. ``(s, piece, shape)`` or None."""
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    in_plane = [a for a in range(3) if a != axis]
+    pixel_mm2 = float(spacing[in_plane[0]] * spacing[in_plane[1]])
+    # dilated by k pixels, a piece meets one k - 1 empty pixels away
+    reach = math.ceil(_SYMPHYSIS_MM / float(min(spacing[in_plane]))) + 1
+    sides = []
+    for c in np.argsort(sizes[1:])[::-1][:6] + 1:
+        if sizes[c] * pixel_mm2 < 30.0:
+            break
+        piece = comps == c
+        x = _slice_points(piece, axis, s, affine)[:, 0]
+        sides.append((piece, float(np.median(x)) - midline_x))
+    for n, (a, xa) in enumerate(sides):
+        near = None
+        for b, xb in sides[n + 1 :]:
+            if xa * xb >= 0:
+                continue  # not one each side of the midline
+            if near is None:
+                near = ndi.binary_dilation(a, np.ones((3, 3), dtype=bool), iterations=reach)
+            if not (near & b).any():
+                continue
+            arch = arch_shape(_slice_points(a | b, axis, s, affine))
+            if arch.is_arch and abs(arch.centre_x - midline_x) <= 0.2 * arch.width_mm:
+                return s, a | b, arch
+    return None
 
 
 def jaw_sized(shape: ArchShape) -> bool:

@@ -83,6 +83,7 @@ _MIN_ARMS = 0.6  # the shorter arm of the arch over the longer (0.66-1 seen)
 _MAX_FRONT_OVER_WIDTH = 1.0  # the front's height over the arch's width (jaws: 0.2-0.59,
 # the most with the chin up by 25°; a stack of vertebrae taken for an arch: 1.8)
 _MIN_MAXILLA_CM3 = 1.0  # bone over the arch's front: the maxilla and upper teeth (1.8-26)
+_HALF_OF_LARGEST = 0.3  # a piece this large beside the largest, in the body: the other half
 _MAX_CONTACT = 3.0  # the interface with the other bone over the candidate's volume^(2/3):
 # 0.05-1.7 on the real scans (turned, and at 4.5 mm), up to 2.4 on the small synthetic jaw
 # joined at its teeth and condyles; 3.8-6.4 where a split took the maxilla and zygomas
@@ -382,9 +383,17 @@ def trim_above_occlusion(
         out[tuple(drop.T)] = False
     comps, m = ndi.label(out[own])  # within the candidate's box, where all of it lies
     if m > 1:
+        # the pieces cut off go: all but the largest, and a second as large that reaches
+        # into the body (a newborn's two halves, apart at the symphysis)
         sizes = np.bincount(comps.ravel(), minlength=m + 1)
         sizes[0] = 0
-        out[own] = comps == int(np.argmax(sizes))
+        body = np.zeros(m + 1, dtype=bool)
+        low = mp[:, 2] < z0 + 0.4 * (z1 - z0)
+        body[comps[tuple((ijk[low] - [s.start for s in own]).T)]] = True
+        keep = body & (sizes >= _HALF_OF_LARGEST * sizes.max())
+        keep[int(np.argmax(sizes))] = True
+        keep[0] = False
+        out[own] = keep[comps]
     vox = float(abs(np.linalg.det(affine[:3, :3])))
     return out, float(len(ijk) - np.count_nonzero(out[own])) * vox
 

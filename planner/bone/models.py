@@ -35,6 +35,7 @@ MODELS_DIR = "models"
 MODELS_REPORT = "models.json"
 OTHER_BONE = "other_bone"
 MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
+SECOND_BODY = 0.3  # a label's body this large beside its largest stays in its model
 _EARLY_HELPER_VOXELS = 4_000_000  # from about 256 x 256 x 64 voxels a skull's surface is
 # decimated in slabs, so the helper process is started before it is made
 
@@ -354,9 +355,10 @@ def _union(boxes) -> tuple[slice, ...]:
 def _parts(dense: list, names: list[str]) -> tuple[list, dict]:
     """Part the labels' surfaces into models: nothing is dropped.
 
-    The largest body of each label is that label's model; every other body of at least
-    ``MIN_PIECE_MM3`` goes into ``other_bone``; smaller ones (fragments of a voxel or two)
-    are counted. Returns ``[(name, mesh), ...]`` and the books (``fragments``,
+    The largest body of each label is that label's model, with any other body at least
+    ``SECOND_BODY`` times as large (a newborn's two mandibular halves, apart at the
+    symphysis); every other body of at least ``MIN_PIECE_MM3`` goes into ``other_bone``;
+    smaller ones (fragments of a voxel or two) are counted. Returns ``[(name, mesh), ...]`` and the books (``fragments``,
     ``cavities_filled_mm3``, ``surface_mm3``: the labels' whole isosurfaces, ``notes``).
     """
     import trimesh
@@ -366,18 +368,29 @@ def _parts(dense: list, names: list[str]) -> tuple[list, dict]:
     parts, others = [], []
     fragments = {"count": 0, "volume_mm3": 0.0}
     filled = surface = 0.0
+    notes: tuple[str, ...] = ()
     for mesh, name in zip(dense, names, strict=True):
         bodies = split_bodies(mesh)
         filled += float(mesh.metadata.get("cavities_filled_mm3", 0.0))
         surface += float(sum(mesh.metadata["body_mm3"]))
-        parts.append((name, bodies[0]))
-        for body in bodies[1:]:
+        largest = bodies[0].metadata["body_mm3"]
+        mine = [b for b in bodies[1:] if b.metadata["body_mm3"] >= SECOND_BODY * largest]
+        if mine:
+            parts.append((name, trimesh.util.concatenate([bodies[0], *mine])))
+            cm3 = ", ".join(f"{b.metadata['body_mm3'] / 1000.0:.1f}" for b in mine)
+            notes += (
+                f"{name}.stl holds {1 + len(mine)} bodies: beside the largest "
+                f"({largest / 1000.0:.1f} cm³), {cm3} cm³ apart from it (a newborn's "
+                "mandibular halves, apart at the symphysis?)",
+            )
+        else:
+            parts.append((name, bodies[0]))
+        for body in bodies[1 + len(mine) :]:
             if body.metadata["body_mm3"] >= MIN_PIECE_MM3:
                 others.append(body)
             else:
                 fragments["count"] += 1
                 fragments["volume_mm3"] += float(body.metadata["body_mm3"])
-    notes: tuple[str, ...] = ()
     if others:
         cm3 = sum(b.metadata["body_mm3"] for b in others) / 1000.0
         big = max(b.metadata["body_mm3"] for b in others) / 1000.0

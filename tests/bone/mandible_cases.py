@@ -11,7 +11,9 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
 - ``sample@0.4mm``, ``sample@1mm``, ``sample@2mm``: the synthetic head (its molars in
   occlusion and its condyles in their fossae, 0.5 mm apart: joined at scan resolution);
 - ``child@0.6x`` ...: the sample made smaller (a newborn's jaw), also with its bone made
-  less dense (``child-less-dense@0.6x``: cortex about 650 HU, as a newborn's reads);
+  less dense (``child-less-dense@0.6x``: cortex about 650 HU, as a newborn's reads), and
+  with its mandible's halves apart at the symphysis (``child-symphysis-2mm@0.6x``; also
+  ``sample@1mm-symphysis-3mm``);
 - ``skull-0051``: a real upper head whose mandibular body is below the field of view;
 - ``pt_N-upper``: a head-and-neck scan cut above the lower teeth (rami and condyles left);
 - ``pt_N-chin-cut``: one starting 10 mm above the chin (a jaw not wholly in view: no
@@ -252,6 +254,37 @@ def child_less_dense(scale: float, factor: float) -> tuple[Volume, np.ndarray]:
     return less_dense(volume, factor), truth
 
 
+def apart_at_symphysis(
+    volume: Volume, truth: np.ndarray, gap_mm: float
+) -> tuple[Volume, np.ndarray]:
+    """The mandible's two halves apart at the midline (a newborn's: the symphysis is
+    fibrous and fuses in the first year): its bone within ``gap_mm / 2`` of the jaw's
+    midline plane (x), from its lowest to its highest slice, becomes soft tissue; the
+    truth loses it too."""
+    assert np.allclose(volume.affine[0, 1:3], 0.0)  # i along x
+    x = volume.affine[0, 0] * np.arange(volume.shape[0]) + volume.affine[0, 3]
+    xs = x[np.flatnonzero(truth.any(axis=(1, 2)))]
+    cut = np.abs(x - 0.5 * (xs.min() + xs.max())) < gap_mm / 2
+    j, k = np.nonzero(truth.any(axis=0))
+    hu = volume.hu.copy()
+    box = (cut, slice(j.min(), j.max() + 1), slice(k.min(), k.max() + 1))
+    part = hu[box]
+    part[part > 300] = 45
+    hu[box] = part
+    return Volume(hu=hu, affine=volume.affine), truth & ~cut[:, None, None]
+
+
+def child_apart(scale: float, gap_mm: float) -> tuple[Volume, np.ndarray]:
+    """:func:`child`, its mandible's halves apart (:func:`apart_at_symphysis`)."""
+    volume, truth = child(scale)
+    return apart_at_symphysis(volume, truth, gap_mm)
+
+
+def sample_apart(spacing_mm: float, gap_mm: float) -> tuple[Volume, np.ndarray]:
+    """:func:`sample`, its mandible's halves apart (:func:`apart_at_symphysis`)."""
+    return apart_at_symphysis(*sample(spacing_mm), gap_mm)
+
+
 def skull_0051() -> tuple[Volume, None]:
     from planner.scan.dicom import load_volume
 
@@ -285,6 +318,13 @@ def cases() -> list[Case]:
     for scale in (0.6, 0.5):  # a child's head: found at an adult's size
         out.append(Case(f"child@{scale:g}x", 0.9, _maker(child, scale), needs_data=False))
     out.append(Case("child-no-mandible@0.6x", None, _maker(child, 0.6, False), needs_data=False))
+    # a newborn's mandible in two halves, apart at the symphysis (none was found: 0.88-0.92)
+    out.append(
+        Case("sample@1mm-symphysis-3mm", 0.88, _maker(sample_apart, 1.0, 3.0), needs_data=False)
+    )
+    out.append(
+        Case("child-symphysis-2mm@0.6x", 0.85, _maker(child_apart, 0.6, 2.0), needs_data=False)
+    )
     # a newborn's bone reads low: the CT default keeps it (Otsu's level, 438 HU, cut it: 0.77)
     out.append(
         Case("child-less-dense@0.6x", 0.9, _maker(child_less_dense, 0.6, 0.5), needs_data=False)

@@ -202,13 +202,28 @@ def test_find_arch_passes_over_one_broken_slice():
     bone, _, affine = _jaw_grid()
     x = np.indices(bone.shape)[0] + affine[0, 3]
     broken = bone.copy()
-    broken[(np.abs(x) < 3)[:, :, 0], 45] = False  # the body cut at the chin in one slice
+    gap = (np.abs(x) < 6)[:, :, 0]  # 11 mm: wider than a newborn's symphysis
+    broken[gap, 45] = False  # the body cut at the chin in one slice
     arch, how = find_arch(broken, affine, 0.0, floor=False)
     assert arch is not None and arch.height_mm >= 10, how
     # two slices cut: two stacks of 5 mm, neither a mandibular body
-    broken[(np.abs(x) < 3)[:, :, 0], 46] = False
+    broken[gap, 46] = False
     arch, how = find_arch(broken, affine, 0.0, floor=False)
     assert arch is None
+
+
+def test_find_arch_joins_a_newborn_s_halves_across_the_symphysis():
+    # a newborn's mandible: two halves, apart at the symphysis (fibrous, it fuses in the
+    # first year) in every slice; each half is a J, not a U
+    bone, _, affine = _jaw_grid()
+    x = np.indices(bone.shape)[0] + affine[0, 3]
+    for gap_mm, found in ((2.0, True), (4.0, True), (9.0, False)):
+        halves = bone & ~(np.abs(x) < gap_mm / 2)[:, :, :1]
+        arch, how = find_arch(halves, affine, 0.0, floor=False)
+        assert (arch is not None) == found, (gap_mm, how)
+        if found:
+            assert arch.height_mm >= 10 and abs(arch.shape.centre_x) < 2.0
+            assert arch.shape.width_mm > 70.0
 
 
 def test_find_arch_takes_the_front_u_not_one_behind_it():

@@ -8,6 +8,7 @@ from planner.bone.models import build_models, read_models, write_models
 from planner.bone.surface import extract_surface
 from planner.samples import make_head, write_ct_series
 from planner.samples.head import volume_at_threshold_mm3
+from planner.scan.volume import Volume
 from tests.shared import SHARED_DATA
 
 DATA = SHARED_DATA
@@ -249,3 +250,30 @@ def test_a_noisy_scan_s_specks_are_summed_up_past_a_thousand():
     assert rest["largest_mm3"] <= report["pieces"][-1]["volume_mm3"]
     few = RemovedPiece("islands", 3.0, (0, 0, 0), "specks", count=2, pieces=pieces[:2])
     assert "not_listed" not in few.report() and len(few.report()["pieces"]) == 2
+
+
+def test_a_mandible_in_two_halves_stays_one_model():
+    # a newborn's mandible: two halves apart at the symphysis; the second half went to
+    # other_bone.stl as "vertebrae, hyoid, fragments?". A body at least 0.3 times the
+    # largest stays in its label's model; a small one still goes to other_bone
+    from planner.bone.models import OTHER_BONE, SECOND_BODY, _parts
+
+    shape = (70, 40, 40)
+    affine = np.eye(4)
+    x, y, z = np.indices(shape).astype(float)
+    labels = np.zeros(shape, dtype=np.uint8)
+    for cx, r in ((15.0, 8.0), (40.0, 8.0), (60.0, 4.0)):  # two halves, and a small piece
+        labels[(x - cx) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= r**2] = 2
+    hu = np.where(labels > 0, 1200, 0).astype(np.int16)
+    volume = Volume(hu=hu, affine=affine)
+    dense = extract_surface(volume, labels, 2, threshold_hu=600.5)
+    parts, books = _parts([dense], ["mandible"])
+    by_name = dict(parts)
+    assert list(by_name) == ["mandible", OTHER_BONE]
+    halves = by_name["mandible"].split(only_watertight=True)
+    assert len(halves) == 2
+    assert halves[0].volume == pytest.approx(halves[1].volume, rel=0.01)
+    small = abs(by_name[OTHER_BONE].volume)
+    assert small < SECOND_BODY * halves[0].volume
+    (note,) = [n for n in books["notes"] if "mandible.stl holds 2 bodies" in n]
+    assert "symphysis" in note
