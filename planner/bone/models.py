@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planner.bone.bodies import OTHER_BONE, part_models
 from planner.bone.label_export import SEGMENTATION_FILE
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir, atomic_path
@@ -33,9 +34,6 @@ __all__ = [
 
 MODELS_DIR = "models"
 MODELS_REPORT = "models.json"
-OTHER_BONE = "other_bone"
-MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
-SECOND_BODY = 0.3  # a label's body this large beside its largest stays in its model
 _EARLY_HELPER_VOXELS = 4_000_000  # from about 256 x 256 x 64 voxels a skull's surface is
 # decimated in slabs, so the helper process is started before it is made
 
@@ -295,7 +293,7 @@ def build_models(
                     volume, seg.labels, label, threshold_hu=seg.threshold_hu, box_ijk=boxes[label]
                 )
             )
-        parts, books = _parts(dense, [segment.LABEL_NAMES[label] for label in labels])
+        parts, books = part_models(dense, [segment.LABEL_NAMES[label] for label in labels])
         del dense
         header = {
             "series_uid": volume.series_uid,
@@ -350,59 +348,6 @@ def _union(boxes) -> tuple[slice, ...]:
     return tuple(
         slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3)
     )
-
-
-def _parts(dense: list, names: list[str]) -> tuple[list, dict]:
-    """Part the labels' surfaces into models: nothing is dropped.
-
-    The largest body of each label is that label's model, with any other body at least
-    ``SECOND_BODY`` times as large (a newborn's two mandibular halves, apart at the
-    symphysis); every other body of at least ``MIN_PIECE_MM3`` goes into ``other_bone``;
-    smaller ones (fragments of a voxel or two) are counted. Returns ``[(name, mesh), ...]`` and the books (``fragments``,
-    ``cavities_filled_mm3``, ``surface_mm3``: the labels' whole isosurfaces, ``notes``).
-    """
-    import trimesh
-
-    from planner.bone.surface import split_bodies
-
-    parts, others = [], []
-    fragments = {"count": 0, "volume_mm3": 0.0}
-    filled = surface = 0.0
-    notes: tuple[str, ...] = ()
-    for mesh, name in zip(dense, names, strict=True):
-        bodies = split_bodies(mesh)
-        filled += float(mesh.metadata.get("cavities_filled_mm3", 0.0))
-        surface += float(sum(mesh.metadata["body_mm3"]))
-        largest = bodies[0].metadata["body_mm3"]
-        mine = [b for b in bodies[1:] if b.metadata["body_mm3"] >= SECOND_BODY * largest]
-        if mine:
-            parts.append((name, trimesh.util.concatenate([bodies[0], *mine])))
-            cm3 = ", ".join(f"{b.metadata['body_mm3'] / 1000.0:.1f}" for b in mine)
-            notes += (
-                f"{name}.stl holds {1 + len(mine)} bodies: beside the largest "
-                f"({largest / 1000.0:.1f} cm³), {cm3} cm³ apart from it (a newborn's "
-                "mandibular halves, apart at the symphysis?)",
-            )
-        else:
-            parts.append((name, bodies[0]))
-        for body in bodies[1 + len(mine) :]:
-            if body.metadata["body_mm3"] >= MIN_PIECE_MM3:
-                others.append(body)
-            else:
-                fragments["count"] += 1
-                fragments["volume_mm3"] += float(body.metadata["body_mm3"])
-    if others:
-        cm3 = sum(b.metadata["body_mm3"] for b in others) / 1000.0
-        big = max(b.metadata["body_mm3"] for b in others) / 1000.0
-        parts.append((OTHER_BONE, trimesh.util.concatenate(others)))
-        notes += (
-            f"{len(others)} other {'piece' if len(others) == 1 else 'pieces'} of bone "
-            f"({cm3:.1f} cm³, the largest {big:.1f} cm³: vertebrae, hyoid, fragments?) "
-            f"kept apart from the skull in {OTHER_BONE}.stl",
-        )
-    fragments["volume_mm3"] = round(fragments["volume_mm3"], 1)
-    books = {"fragments": fragments, "cavities_filled_mm3": filled, "surface_mm3": surface}
-    return parts, {**books, "notes": notes}
 
 
 def write_models(result: ModelsResult, case_dir: str | Path) -> Path:

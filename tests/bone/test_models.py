@@ -185,7 +185,6 @@ def test_separate_bones_go_into_other_bone_not_dropped(tmp_path):
     # the failure seen on head-and-neck scans: the skull model kept its largest piece only.
     # Here: a skull (a shell of 4 mm), two vertebrae below it (blocks in soft tissue) and a
     # speck of 8 mm³ (an island under 100 mm³)
-    from planner.scan.volume import Volume
 
     shape = (110, 110, 140)
     affine = np.diag([1.0, 1.0, 1.0, 1.0])
@@ -251,29 +250,3 @@ def test_a_noisy_scan_s_specks_are_summed_up_past_a_thousand():
     few = RemovedPiece("islands", 3.0, (0, 0, 0), "specks", count=2, pieces=pieces[:2])
     assert "not_listed" not in few.report() and len(few.report()["pieces"]) == 2
 
-
-def test_a_mandible_in_two_halves_stays_one_model():
-    # a newborn's mandible: two halves apart at the symphysis; the second half went to
-    # other_bone.stl as "vertebrae, hyoid, fragments?". A body at least 0.3 times the
-    # largest stays in its label's model; a small one still goes to other_bone
-    from planner.bone.models import OTHER_BONE, SECOND_BODY, _parts
-
-    shape = (70, 40, 40)
-    affine = np.eye(4)
-    x, y, z = np.indices(shape).astype(float)
-    labels = np.zeros(shape, dtype=np.uint8)
-    for cx, r in ((15.0, 8.0), (40.0, 8.0), (60.0, 4.0)):  # two halves, and a small piece
-        labels[(x - cx) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= r**2] = 2
-    hu = np.where(labels > 0, 1200, 0).astype(np.int16)
-    volume = Volume(hu=hu, affine=affine)
-    dense = extract_surface(volume, labels, 2, threshold_hu=600.5)
-    parts, books = _parts([dense], ["mandible"])
-    by_name = dict(parts)
-    assert list(by_name) == ["mandible", OTHER_BONE]
-    halves = by_name["mandible"].split(only_watertight=True)
-    assert len(halves) == 2
-    assert halves[0].volume == pytest.approx(halves[1].volume, rel=0.01)
-    small = abs(by_name[OTHER_BONE].volume)
-    assert small < SECOND_BODY * halves[0].volume
-    (note,) = [n for n in books["notes"] if "mandible.stl holds 2 bodies" in n]
-    assert "symphysis" in note
