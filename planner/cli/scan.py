@@ -294,7 +294,8 @@ def print_models(out, result) -> None:
     if result.segmentation:
         out.print(
             "bone labels for 3D Slicer: models/labels.seg.nrrd (load it over the series to check "
-            "them; corrected in the Segment Editor, give it back with --labels)"
+            "them; corrected in the Segment Editor and saved outside models/, which is remade, "
+            "give it back with --labels)"
         )
     sec = result.seconds
     out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sec.items()))
