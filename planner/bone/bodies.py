@@ -10,11 +10,14 @@ dropped.
 
 from __future__ import annotations
 
-__all__ = ["MIN_PIECE_MM3", "OTHER_BONE", "SECOND_BODY", "part_models"]
+__all__ = ["CRANIAL_BONE_MM3", "MIN_PIECE_MM3", "OTHER_BONE", "SECOND_BODY", "part_models"]
 
 OTHER_BONE = "other_bone"
 MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
 SECOND_BODY = 0.3  # a label's body this large beside its largest stays in its model
+CRANIAL_BONE_MM3 = 1000.0  # a skull's body this large above the jaw stays in the skull:
+# an infant's cranial bone (the fragments of thin bone at 4 mm pixels, 0.1 cm³ on average,
+# are other bone)
 
 
 def part_models(dense: list, names: list[str]) -> tuple[list, dict]:
@@ -77,7 +80,7 @@ def _with_largest(name: str, bodies: list, jaw_top: float | None) -> tuple[list,
 
     With the largest go the bodies at least ``SECOND_BODY`` times as large (a newborn's
     mandible is two halves until the symphysis fuses in the first year), and for the
-    skull the bodies of at least ``MIN_PIECE_MM3`` whose centre lies above the top of the
+    skull the bodies of at least ``CRANIAL_BONE_MM3`` whose centre lies above the top of the
     jaw ``jaw_top`` (LPS z, mm; an infant's cranial bones, apart at open sutures, or a
     bone flap).
     """
@@ -88,7 +91,7 @@ def _with_largest(name: str, bodies: list, jaw_top: float | None) -> tuple[list,
         if mm3 >= SECOND_BODY * largest:
             return True
         above = jaw_top is not None and float(body.vertices[:, 2].mean()) > jaw_top
-        return name == "skull" and above and mm3 >= MIN_PIECE_MM3
+        return name == "skull" and above and mm3 >= CRANIAL_BONE_MM3
 
     mine = [bodies[0]] + [b for b in bodies[1:] if belongs(b)]
     rest = [b for b in bodies[1:] if not belongs(b)]
