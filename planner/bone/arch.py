@@ -134,6 +134,7 @@ def find_arch(
     *,
     at: np.ndarray | None = None,
     floor: bool = True,
+    halves: bool = True,
 ) -> tuple[Arch | None, str]:
     """The mandibular body as the lowest tall, wide stack of U-shaped axial slices.
 
@@ -151,6 +152,9 @@ def find_arch(
     floor : bool
         Whether the inferior face of ``work`` is the lower edge of the scan (an arch that
         starts there is cut by it).
+    halves : bool
+        Whether to look again, where no slice holds a U, for two halves apart at the
+        midline (see Notes).
 
     Returns
     -------
@@ -163,10 +167,12 @@ def find_arch(
     the midline within :data:`_SYMPHYSIS_MM` into one (:func:`_halves`: a newborn's
     mandible is two halves until the symphysis fuses in the first year). Only then: on
     the test scans, joining them from the first took a slice of the maxilla into the
-    arch (pt_9 at 4.24 mm pixels, Dice 0.834 -> 0.716).
+    arch (pt_9 at 4.24 mm pixels, Dice 0.834 -> 0.716). Not in the grids turned as a head
+    lies (:mod:`planner.bone.tilt`): there the two looser looks together made a jaw of
+    pt_9's maxilla, its chin cut off by the scan (made 1.3 times as large, turned 10°).
     """
     found, how = _find_arch(work, affine, midline_x, at, floor, halves=False)
-    if found is None and at is None:
+    if found is None and at is None and halves:
         again, how_again = _find_arch(work, affine, midline_x, at, floor, halves=True)
         if again is not None:
             return again, f"{how_again}, its two halves apart at the midline"

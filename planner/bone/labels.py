@@ -334,10 +334,13 @@ def _tilted_search(bone: np.ndarray, hu: np.ndarray, affine: np.ndarray) -> Mand
         turned = tilted(bone, hu, affine, kind, degrees)
         spacing = np.linalg.norm(turned.affine[:3, :3], axis=0)
         grid = Grid(turned.bone.shape, _work_factors(spacing, _SEARCH_MM), turned.affine)
-        found = find_mandible(turned.bone, turned.hu, grid.block_count(turned.bone), grid)
-        # a second look is held to more: both rami (a jaw with a ramus short or missing
-        # is not looked for in a tilted head), and not cut by the lower edge of the scan
-        # (the turned grid's own edge is not the scan's)
+        # a second look is held to more: one arch (not two halves apart at the midline:
+        # with both looser looks a maxilla was taken), both rami (a jaw with a ramus
+        # short or missing is not looked for in a tilted head), and not cut by the lower
+        # edge of the scan (the turned grid's own edge is not the scan's)
+        found = find_mandible(
+            turned.bone, turned.hu, grid.block_count(turned.bone), grid, halves=False
+        )
         if found.mask is None or found.warning:
             continue
         mask = to_scan(found.mask, found.box, turned, bone, affine)

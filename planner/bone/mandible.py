@@ -176,11 +176,13 @@ def split_mandible(
     grid: Grid,
     *,
     at_lps: np.ndarray | None = None,
+    halves: bool = True,
 ) -> tuple[np.ndarray | None, tuple[slice, ...], str]:
     """Mandible blocks (on the crop returned) from kept-bone block counts, or a reason.
 
     ``at_lps`` (3,) mm, a point on the chin given by the user, seeds the mandible there
-    instead of the search for the arch.
+    instead of the search for the arch; ``halves``: whether the arch's two halves may lie
+    apart at the midline (:func:`planner.bone.arch.find_arch`).
     """
     from skimage.segmentation import watershed
 
@@ -209,7 +211,9 @@ def split_mandible(
     whole = tuple(slice(0, n) for n in work.shape)
     midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
     at = None if at_lps is None else _nearest_bone(work, affine, at_lps)
-    arch, how = find_arch(work, affine, midline_x, at=at, floor=floor(np.ones_like(work)))
+    arch, how = find_arch(
+        work, affine, midline_x, at=at, floor=floor(np.ones_like(work)), halves=halves
+    )
     if arch is None and "axial" not in how:
         return None, box, how
     # the distance transform only once there is an arch (most grids searched hold none)
@@ -354,6 +358,7 @@ def find_mandible(
     grid: Grid,
     *,
     at_lps: np.ndarray | None = None,
+    halves: bool = True,
 ) -> MandibleSearch:
     """Find, separate and verify the mandible in the kept bone.
 
@@ -370,13 +375,15 @@ def find_mandible(
         A point on the chin (LPS mm), given by the user: the mandible is seeded there.
         It is refused only when under 1 cm³; a check of a lower jaw it fails (or a caution
         it shows) is returned as ``warning``, with the mandible.
+    halves : bool
+        Whether a jaw in two halves, apart at the midline, is looked for (a newborn's).
 
     Returns
     -------
     MandibleSearch
     """
     affine = grid.affine
-    blocks, box, how = split_mandible(counts, grid, at_lps=at_lps)
+    blocks, box, how = split_mandible(counts, grid, at_lps=at_lps, halves=halves)
     if blocks is None:
         return MandibleSearch(None, box, how, f"no mandible made: {how}; {_HELP}")
     full_box = tuple(

@@ -593,3 +593,18 @@ def test_metal_streaks_at_the_teeth_make_no_wrong_jaw(n):
         assert case.score(seg.labels == 2, truth) >= 0.6
     else:
         assert any("no mandible made" in w for w in seg.warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "dicom").is_dir(), reason=f"no real CT at {DATA}")
+def test_a_jaw_in_two_halves_is_not_looked_for_in_a_turned_grid():
+    # pt_9 turned 10° to its right, cut 10 mm above the chin (a jaw not wholly in view) and
+    # made 1.3 times as large: in a grid turned as the head lies, with the arch's halves
+    # joined across the midline, its maxilla became a 41 cm³ "mandible" (Dice 0.09)
+    from tests.bone.mandible_cases import cropped_above, headneck, turned
+
+    volume, truth = turned(*headneck(9), "yaw", -10.0)
+    z = volume.index_to_lps(np.argwhere(truth))[:, 2]
+    cut, _ = cropped_above(volume, truth, float(z.min()) + 10.0)
+    seg = segment_bone(smaller(cut, 1.3))
+    assert not seg.mandible_found
