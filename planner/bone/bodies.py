@@ -14,7 +14,7 @@ __all__ = ["CRANIAL_BONE_MM3", "MIN_PIECE_MM3", "OTHER_BONE", "SECOND_BODY", "pa
 
 OTHER_BONE = "other_bone"
 MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
-SECOND_BODY = 0.3  # a label's body this large beside its largest stays in its model
+SECOND_BODY = 0.3  # a mandible's body this large beside its largest stays in its model
 CRANIAL_BONE_MM3 = 1000.0  # a skull's body this large above the jaw stays in the skull:
 # an infant's cranial bone (the fragments of thin bone at 4 mm pixels, 0.1 cm³ on average,
 # are other bone)
@@ -78,18 +78,19 @@ def part_models(dense: list, names: list[str]) -> tuple[list, dict]:
 def _with_largest(name: str, bodies: list, jaw_top: float | None) -> tuple[list, list, tuple]:
     """A label's bodies (largest first) parted: those of its model, the others, a note.
 
-    With the largest go the bodies at least ``SECOND_BODY`` times as large (a newborn's
-    mandible is two halves until the symphysis fuses in the first year), and for the
-    skull the bodies of at least ``CRANIAL_BONE_MM3`` whose centre lies above the top of the
-    jaw ``jaw_top`` (LPS z, mm; an infant's cranial bones, apart at open sutures, or a
-    bone flap).
+    With the mandible's largest go its bodies at least ``SECOND_BODY`` times as large (a
+    newborn's mandible is two halves until the symphysis fuses in the first year); with
+    the skull's, its bodies of at least ``CRANIAL_BONE_MM3`` whose centre lies above the
+    top of the jaw ``jaw_top`` (LPS z, mm: an infant's cranial bones, apart at open
+    sutures, or a bone flap), never by size alone (a neck's spine can be as large as what
+    a scan holds of the skull).
     """
     largest = bodies[0].metadata["body_mm3"]
 
     def belongs(body) -> bool:
         mm3 = body.metadata["body_mm3"]
-        if mm3 >= SECOND_BODY * largest:
-            return True
+        if name == "mandible":
+            return mm3 >= SECOND_BODY * largest
         above = jaw_top is not None and float(body.vertices[:, 2].mean()) > jaw_top
         return name == "skull" and above and mm3 >= CRANIAL_BONE_MM3
 

@@ -81,3 +81,18 @@ def test_an_infant_s_cranial_bones_stay_with_the_skull_and_the_neck_s_do_not():
     # without a jaw to tell the head from the neck, the plates are other bone as before
     parts, _ = part_models([dense[1]], ["skull"])
     assert len(dict(parts)["skull"].split(only_watertight=True)) == 1
+
+
+def test_a_neck_s_spine_as_large_as_the_skull_in_view_is_not_the_skull():
+    # a scan from the orbits down to the shoulders: its cervical spine, joined at coarse
+    # pixels, is half as large as what it holds of the skull; it lies below the jaw
+    dense = surfaces(
+        {
+            1: [((10, 10, 50), (70, 50, 70)), ((25, 35, 2), (55, 55, 30))],  # 48 and 16.8 cm³
+            2: [((20, 5, 32), (60, 15, 45))],  # the jaw, its top at z = 45 mm
+        }
+    )
+    parts, _ = part_models([dense[1], dense[2]], ["skull", "mandible"])
+    by_name = dict(parts)
+    assert len(by_name["skull"].split(only_watertight=True)) == 1
+    assert abs(by_name[OTHER_BONE].volume) == pytest.approx(30 * 20 * 28, rel=0.05)
