@@ -249,4 +249,3 @@ def test_a_noisy_scan_s_specks_are_summed_up_past_a_thousand():
     assert rest["largest_mm3"] <= report["pieces"][-1]["volume_mm3"]
     few = RemovedPiece("islands", 3.0, (0, 0, 0), "specks", count=2, pieces=pieces[:2])
     assert "not_listed" not in few.report() and len(few.report()["pieces"]) == 2
-
