@@ -10,8 +10,9 @@ pass then decimates a band around each cut, whose own border lies in already dec
 surface, so the dense strip the first pass left along the cut goes too. Triangles the
 caller asks to ``keep`` (where decimation went too far) join the rest unchanged the same
 way. fast-simplification holds the GIL, so every other slab is sent to a helper process
-(:mod:`planner.bone.decimate_helper`) and both cores work; if the helper cannot start or fails, the slab is
-decimated here, with the same result. A small surface is decimated in one piece.
+(:mod:`planner.bone.decimate_helper`) and both cores work; if the helper cannot start or
+fails, the slab is decimated here, with the same result. A small surface is decimated in
+one piece.
 """
 
 from __future__ import annotations

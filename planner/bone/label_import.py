@@ -10,7 +10,6 @@ turned into the skull and mandible labels the meshing uses (:func:`bone_labels_f
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -310,7 +309,8 @@ def bone_labels_from_file(
     planner.bone.labels.BoneLabels
         With ``label_values``: the values used.
     """
-    from planner.bone.labels import BoneLabels, bone_threshold
+    from planner.bone.labels import BoneLabels
+    from planner.bone.threshold import bone_threshold, half_level
 
     path = Path(path)
     source = read_label_volume(path)
@@ -342,7 +342,7 @@ def bone_labels_from_file(
     else:
         level, method = float(threshold_hu), "given"
     if np.issubdtype(volume.hu.dtype, np.integer):
-        level = math.floor(level) + 0.5
+        level = half_level(level)
     bone = volume.hu > level
     labels = np.zeros(volume.shape, dtype=np.uint8)
     vox = volume.voxel_volume_mm3

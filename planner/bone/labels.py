@@ -3,13 +3,14 @@
 The steps are: a bone threshold (300 HU on CT, found from the histogram where bone reads
 low: :mod:`planner.bone.threshold`) -> connected components -> keep the patient's bone
 (equipment judged by shape and place, and small islands, are removed and listed with their
-reasons: :mod:`planner.bone.patient`) -> split the mandible from the skull where the two touch at scan
-resolution (teeth in occlusion, condyles in their fossae) with a marker-based watershed on
-the distance transform (:mod:`planner.bone.mandible`). The mandible's marker is found
-anatomically, in patient LPS coordinates: it is the U-shaped arch, open towards the back,
-that the distance transform cuts free of the rest of the bone, or at coarse pixels the arch
-followed slice by slice (:mod:`planner.bone.arch`); the candidate is verified before it
-becomes the mandible, and when none is made a warning says why and what to do.
+reasons: :mod:`planner.bone.patient`) -> split the mandible from the skull where the two
+touch at scan resolution (teeth in occlusion, condyles in their fossae) with a
+marker-based watershed on the distance transform (:mod:`planner.bone.mandible`). The
+mandible's marker is found anatomically, in patient LPS coordinates: it is the U-shaped
+arch, open towards the back, that the distance transform cuts free of the rest of the
+bone, or at coarse pixels the arch followed slice by slice (:mod:`planner.bone.arch`); the
+candidate is verified before it becomes the mandible, and when none is made a warning says
+why and what to do.
 
 Labels: 0 no bone, 1 skull (with any other bone kept), 2 mandible.
 """
