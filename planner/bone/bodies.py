@@ -102,7 +102,9 @@ def _with_largest(name: str, bodies: list, jaw_top: float | None) -> tuple[list,
     why = (
         "the cranial bones apart at open sutures, or a bone flap?"
         if name == "skull"
-        else "a newborn's mandibular halves, apart at the symphysis?"
+        else "a newborn's mandibular halves, apart at the symphysis? The plan moves each "
+        "half on its own and checks no binding between them: the symphysis holds them "
+        "together, so plan their vectors parallel"
     )
     note = (
         f"{name}.stl holds {len(mine)} bodies: beside the largest ({largest / 1000.0:.1f} "
