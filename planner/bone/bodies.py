@@ -10,11 +10,20 @@ dropped.
 
 from __future__ import annotations
 
-__all__ = ["CRANIAL_BONE_MM3", "MIN_PIECE_MM3", "OTHER_BONE", "SECOND_BODY", "part_models"]
+__all__ = [
+    "CRANIAL_BONE_MM3",
+    "JOINED",
+    "MIN_PIECE_MM3",
+    "OTHER_BONE",
+    "SECOND_BODY",
+    "part_models",
+]
 
 OTHER_BONE = "other_bone"
 MIN_PIECE_MM3 = 10.0  # isosurface bodies smaller than this are fragments, counted not meshed
 SECOND_BODY = 0.3  # a mandible's body this large beside its largest stays in its model
+JOINED = "bodies_joined"  # a model's metadata (and models.json) key: its bodies, apart in
+# the scan, move as one in the plan (a newborn's mandibular halves: the symphysis holds them)
 CRANIAL_BONE_MM3 = 1000.0  # a skull's body this large above the jaw stays in the skull:
 # an infant's cranial bone (the fragments of thin bone at 4 mm pixels, 0.1 cm³ on average,
 # are other bone)
@@ -53,7 +62,10 @@ def part_models(dense: list, names: list[str]) -> tuple[list, dict]:
         filled += float(mesh.metadata.get("cavities_filled_mm3", 0.0))
         surface += float(sum(mesh.metadata["body_mm3"]))
         mine, rest, note = _with_largest(name, bodies, jaw_top)
-        parts.append((name, mine[0] if len(mine) == 1 else trimesh.util.concatenate(mine)))
+        model = mine[0] if len(mine) == 1 else trimesh.util.concatenate(mine)
+        if name == "mandible" and len(mine) > 1:
+            model.metadata[JOINED] = True  # the plan moves the halves as one
+        parts.append((name, model))
         notes += note
         for body in rest:
             if body.metadata["body_mm3"] >= MIN_PIECE_MM3:
@@ -102,9 +114,8 @@ def _with_largest(name: str, bodies: list, jaw_top: float | None) -> tuple[list,
     why = (
         "the cranial bones apart at open sutures, or a bone flap?"
         if name == "skull"
-        else "a newborn's mandibular halves, apart at the symphysis? The plan moves each "
-        "half on its own and checks no binding between them: the symphysis holds them "
-        "together, so plan their vectors parallel"
+        else "a newborn's mandibular halves, apart at the symphysis? The plan moves them "
+        "as one where no osteotomy parts them, as the symphysis holds them together"
     )
     note = (
         f"{name}.stl holds {len(mine)} bodies: beside the largest ({largest / 1000.0:.1f} "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.bone.bodies import OTHER_BONE, part_models
+from planner.bone.bodies import JOINED, OTHER_BONE, part_models
 from planner.bone.label_export import SEGMENTATION_FILE
 from planner.errors import PlannerError
 from planner.fileio import atomic_dir, atomic_path
@@ -73,6 +73,7 @@ class Model:
             "cavities": r["cavities"],
             "deviation_mean_mm": round(self.deviation_mean_mm, 3),
             "deviation_max_mm": round(self.deviation_max_mm, 3),
+            JOINED: bool(self.mesh.metadata.get(JOINED, False)),
         }
 
 
@@ -129,6 +130,7 @@ class ModelsResult:
                     },
                     "deviation_mean_mm": round(m.deviation_mean_mm, 3),
                     "deviation_max_mm": round(m.deviation_max_mm, 3),
+                    JOINED: bool(m.mesh.metadata.get(JOINED, False)),
                     "measured_on": "file",
                     "pieces": written["pieces"] if not keep else written["pieces"][1:],
                 }
@@ -389,7 +391,11 @@ class _ReadingProgress:
 
 
 def read_models(case_dir: str | Path) -> dict:
-    """Load ``CASE_DIR/models/*.stl`` as ``{name: trimesh.Trimesh}``."""
+    """Load ``CASE_DIR/models/*.stl`` as ``{name: trimesh.Trimesh}``.
+
+    A model whose bodies move as one (``models.json``: a newborn's mandibular halves) has
+    ``metadata["bodies_joined"]`` set, for :func:`planner.plan.cuts.cut_bone`.
+    """
     import trimesh
 
     folder = Path(case_dir) / MODELS_DIR
@@ -399,13 +405,16 @@ def read_models(case_dir: str | Path) -> dict:
             f"{folder} has no models; run 'planner segment SCAN -o {case_dir} --force' "
             "or 'planner build' with the scan available"
         )
-    names = [m["name"] for m in read_models_report(case_dir)["models"]]
+    entries = read_models_report(case_dir)["models"]
     meshes = {}
-    for name in names:
-        path = folder / f"{name}.stl"
+    for entry in entries:
+        path = folder / f"{entry['name']}.stl"
         if not path.is_file():
             raise PlannerError(f"{path} is missing; rebuild the models with 'planner segment'")
-        meshes[name] = trimesh.load_mesh(path, process=True)
+        mesh = trimesh.load_mesh(path, process=True)
+        if entry.get(JOINED):  # its bodies move as one (see planner.bone.bodies)
+            mesh.metadata[JOINED] = True
+        meshes[entry["name"]] = mesh
     return meshes
 
 

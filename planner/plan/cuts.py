@@ -5,7 +5,10 @@ thick centred on the cut plane, bounded in the plane to the rectangle ``size_mm`
 ``center_mm`` (``size_mm[0]`` along ``in_plane_axis``, ``size_mm[1]`` along
 ``normal × in_plane_axis``). :func:`cut_bone` subtracts every slab from every bone model
 with manifold3d and splits what is left into connected, watertight segments, keeping the
-volume books: per model, segment volumes + kerf volumes + crumbs = model volume.
+volume books: per model, segment volumes + kerf volumes + crumbs = model volume. A model
+whose bodies move as one (``metadata["bodies_joined"]``: a newborn's mandibular halves,
+apart at the symphysis) has the pieces of its different bodies that meet across the gap
+joined into one segment; a cut still parts the pieces of one body.
 
 :func:`segment_at` finds the segment under a point (a footplate, a landmark), with
 :mod:`planner.plan.locate`. Whether a moving segment is really detached is
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import trimesh
 
+from planner.bone.bodies import JOINED
 from planner.geometry import contains, to_manifold, to_trimesh, unit
 from planner.geometry.meshcache import cached
 from planner.plan.case import Osteotomy
@@ -47,6 +51,7 @@ _TOUCH_MM3 = 1e-3
 _REPAIR = "rebuild the model or repair it before cutting"
 # Cut results kept per bone model (see _model_parts): a few, as each holds solids.
 _KEPT_CUTS = 4
+_JOINT_GAP_MM = 5.0  # pieces of a model's bodies that move as one (JOINED) this close are one
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -244,6 +249,7 @@ def cut_bone(
     segments, crumbs, handles = [], [], []
     for j, (name, m) in enumerate(models.items()):
         used = [k for k in range(len(osts)) if kerf[k, j] > 0]
+        kept = []
         for part, mesh in _model_parts(
             bones[name], m, [osts[k] for k in used], [slabs[k] for k in used]
         ):
@@ -252,8 +258,11 @@ def cut_bone(
                 crumbs.append(Crumb(name, vol, _bbox_center(part)))
                 continue
             # a copy of the kept mesh, with its kept lookup tables (see _model_parts)
-            copy = mesh.copy(include_cache=True)
-            segments.append(Segment(model=name, mesh=copy, volume_mm3=vol))
+            kept.append((part, mesh.copy(include_cache=True)))
+        if bones[name].metadata.get(JOINED) and len(kept) > 1:
+            kept = _join_bodies(bones[name], kept)
+        for part, mesh in kept:
+            segments.append(Segment(model=name, mesh=mesh, volume_mm3=float(part.volume())))
             handles.append(part)
     kerfs = tuple(
         Kerf(o.name, float(kerf[k].sum()), dict(zip(models, map(float, kerf[k]), strict=True)))
@@ -292,6 +301,49 @@ def _model_parts(mesh: trimesh.Trimesh, solid, osts: list, slabs: list) -> list:
         # manifold3d solids are immutable: safe to share
         memo[key] = tuple((part, _prepared_mesh(part)) for part in parts)
     return list(memo[key])
+
+
+def _join_bodies(mesh: trimesh.Trimesh, parts: list) -> list:
+    """Pieces of a model whose bodies move as one, joined where no cut parts them.
+
+    The model's bodies lie apart in the scan (a newborn's mandibular halves, apart at the
+    symphysis, which holds them together): two pieces from different bodies that come
+    within :data:`_JOINT_GAP_MM` of each other are one segment; pieces of one body stay
+    apart (a cut parted them). Returns ``(solid, mesh)`` pairs, largest first.
+    """
+    import manifold3d
+    from scipy.spatial import cKDTree
+
+    bodies = [cKDTree(b.vertices) for b in mesh.split(only_watertight=False)]
+    owner = []
+    for _, piece in parts:  # the body each piece is of: the nearest to most of its vertices
+        sample = piece.vertices[:: max(1, len(piece.vertices) // 50)]
+        near = np.argmin([tree.query(sample)[0] for tree in bodies], axis=0)
+        owner.append(int(np.bincount(near).argmax()))
+    group = list(range(len(parts)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    trees = [cKDTree(piece.vertices) for _, piece in parts]
+    for i in range(len(parts)):
+        for k in range(i + 1, len(parts)):
+            if owner[i] == owner[k]:
+                continue
+            gap, _ = trees[i].query(parts[k][1].vertices, distance_upper_bound=_JOINT_GAP_MM)
+            if np.isfinite(gap).any():
+                group[root(k)] = root(i)
+    joined = []
+    for r in sorted({root(i) for i in range(len(parts))}):
+        members = [parts[i] for i in range(len(parts)) if root(i) == r]
+        if len(members) == 1:
+            joined.append(members[0])
+            continue
+        solid = manifold3d.Manifold.compose([p for p, _ in members])
+        joined.append((solid, _prepared_mesh(solid)))
+    return sorted(joined, key=lambda pm: -pm[0].volume())
 
 
 def _prepared_mesh(part) -> trimesh.Trimesh:

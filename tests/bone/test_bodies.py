@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.bone.bodies import OTHER_BONE, SECOND_BODY, part_models
+from planner.bone.bodies import JOINED, OTHER_BONE, SECOND_BODY, part_models
 from planner.bone.surface import extract_surface
 from planner.scan.volume import Volume
 
@@ -47,6 +47,9 @@ def test_a_mandible_in_two_halves_stays_one_model():
     assert abs(by_name[OTHER_BONE].volume) < SECOND_BODY * halves[0].volume
     (note,) = [n for n in books["notes"] if "mandible.stl holds 2 bodies" in n]
     assert "symphysis" in note
+    # the plan moves the halves as one (planner.plan.cuts joins their pieces)
+    assert by_name["mandible"].metadata[JOINED] is True
+    assert JOINED not in by_name[OTHER_BONE].metadata
 
 
 def test_an_infant_s_cranial_bones_stay_with_the_skull_and_the_neck_s_do_not():

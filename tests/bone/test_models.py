@@ -249,3 +249,20 @@ def test_a_noisy_scan_s_specks_are_summed_up_past_a_thousand():
     assert rest["largest_mm3"] <= report["pieces"][-1]["volume_mm3"]
     few = RemovedPiece("islands", 3.0, (0, 0, 0), "specks", count=2, pieces=pieces[:2])
     assert "not_listed" not in few.report() and len(few.report()["pieces"]) == 2
+
+
+def test_a_newborn_s_mandible_halves_are_written_as_joined(tmp_path):
+    # a newborn's mandible in two halves: models.json says its bodies move as one, and
+    # read_models gives the mesh that mark, for the cuts of the plan
+    from planner.bone.bodies import JOINED
+    from planner.bone.models import read_models_report
+    from tests.bone.mandible_cases import child_apart
+
+    volume, _ = child_apart(0.6, 2.0)
+    write_models(build_models(volume), tmp_path)
+    report = {m["name"]: m for m in read_models_report(tmp_path)["models"]}
+    assert report["mandible"]["bodies"] == 2 and report["mandible"][JOINED] is True
+    assert report["skull"][JOINED] is False
+    models = read_models(tmp_path)
+    assert models["mandible"].metadata.get(JOINED) is True
+    assert JOINED not in models["skull"].metadata

@@ -303,3 +303,37 @@ def test_nearest_mesh_matches_a_brute_force_reference():
                 nearest_mesh(meshes, p, 2.0, "point")
         else:
             assert nearest_mesh(meshes, p, 2.0, "point") == want
+
+
+def test_a_model_s_joined_bodies_move_as_one_where_no_cut_parts_them():
+    # a newborn's mandible: two halves (bars along x), 2 mm apart at the midline (the
+    # symphysis holds them together); each half cut near its far end (a ramus cut). The
+    # two body pieces meet across the gap and are one segment; the rami stay apart
+    from planner.bone.bodies import JOINED
+
+    halves = [
+        trimesh.creation.box(
+            extents=(40, 10, 10),
+            transform=trimesh.transformations.translation_matrix((side * 21, 0, 0)),
+        )
+        for side in (-1, 1)
+    ]
+    cuts = [
+        make_osteotomy(f"ramus_{n}", (side * 30, 0, 0), (1, 0, 0), (30, 30), axis=(0, 1, 0))
+        for n, side in (("right", -1), ("left", 1))
+    ]
+    mandible = trimesh.util.concatenate(halves)
+    apart = cut_bone({"mandible": mandible}, cuts)
+    assert sorted(s.volume_mm3 for s in apart.segments) == pytest.approx([1050, 1050, 2850, 2850])
+    mandible.metadata[JOINED] = True
+    joined = cut_bone({"mandible": mandible}, cuts)
+    assert [s.volume_mm3 for s in joined.segments] == pytest.approx([5700, 1050, 1050])
+    body = joined.segments[0].mesh
+    assert body.body_count == 2 and body.bounds[:, 0] == pytest.approx([-29.5, 29.5])
+    assert abs(joined.volume_balance()["mandible"]) < 1e-9
+    assert_segments_sound(joined)
+    # uncut, the two halves are one segment too
+    (whole,) = cut_bone(
+        {"mandible": mandible}, [make_osteotomy("far", (0, 30, 0), (0, 1, 0), (5, 5))], problems=[]
+    ).segments
+    assert whole.volume_mm3 == pytest.approx(8000)
