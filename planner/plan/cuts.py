@@ -312,32 +312,31 @@ def _join_bodies(mesh: trimesh.Trimesh, parts: list) -> list:
     apart (a cut parted them). Returns ``(solid, mesh)`` pairs, largest first.
     """
     import manifold3d
+    from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    bodies = [cKDTree(b.vertices) for b in mesh.split(only_watertight=False)]
+    # the model's own bodies, once per version of it (the window cuts again on each edit)
+    bodies = cached(
+        mesh,
+        "body_trees",
+        lambda: [cKDTree(b.vertices) for b in mesh.split(only_watertight=False)],
+    )
     owner = []
     for _, piece in parts:  # the body each piece is of: the nearest to most of its vertices
         sample = piece.vertices[:: max(1, len(piece.vertices) // 50)]
         near = np.argmin([tree.query(sample)[0] for tree in bodies], axis=0)
         owner.append(int(np.bincount(near).argmax()))
-    group = list(range(len(parts)))
-
-    def root(i: int) -> int:
-        while group[i] != i:
-            i = group[i]
-        return i
-
     trees = [cKDTree(piece.vertices) for _, piece in parts]
+    meet = np.eye(len(parts), dtype=bool)  # pieces of different bodies across the gap
     for i in range(len(parts)):
         for k in range(i + 1, len(parts)):
-            if owner[i] == owner[k]:
-                continue
-            gap, _ = trees[i].query(parts[k][1].vertices, distance_upper_bound=_JOINT_GAP_MM)
-            if np.isfinite(gap).any():
-                group[root(k)] = root(i)
+            if owner[i] != owner[k]:
+                gap, _ = trees[i].query(parts[k][1].vertices, distance_upper_bound=_JOINT_GAP_MM)
+                meet[i, k] = np.isfinite(gap).any()
+    _, group = connected_components(meet, directed=False)
     joined = []
-    for r in sorted({root(i) for i in range(len(parts))}):
-        members = [parts[i] for i in range(len(parts)) if root(i) == r]
+    for g in range(int(group.max()) + 1):
+        members = [parts[i] for i in range(len(parts)) if group[i] == g]
         if len(members) == 1:
             joined.append(members[0])
             continue
