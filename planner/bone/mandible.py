@@ -3,7 +3,7 @@
 The mandible's watershed marker is found anatomically, in patient LPS coordinates: at the
 shallowest distance-transform depth where one comes free, the largest core that is a
 U-shaped arch, open towards the back and across the patient's midline
-(:func:`planner.bone.arch.arch_shape`). The skull gets the largest other cores and the
+(:func:`planner.bone.arch.arch_shape`; :mod:`planner.bone.cores`). The skull gets the largest other cores and the
 hard palate inside the arch as markers. The arch found slice by slice
 (:mod:`planner.bone.arch`) gives a second set of markers; its split is used where no core
 comes free (coarse pixels), where the cores' mandible misses the lower jaw's body, or
@@ -25,15 +25,13 @@ Used by :func:`planner.bone.labels.segment_bone`.
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from planner.bone.arch import arch_markers, arch_shape, find_arch
+from planner.bone.arch import arch_markers, find_arch
 from planner.bone.candidate import (
     joints_touching,
     split_cost,
@@ -42,34 +40,9 @@ from planner.bone.candidate import (
 )
 from planner.bone.condyle import restore_condyles
 from planner.bone.contacts import refine_contacts
+from planner.bone.cores import find_markers, points_of
 from planner.bone.grid import Grid, dilate_box, grow_box, mask_box, voxel_indices
 from planner.scan.volume import apply_affine
-
-_DEPTHS_MM = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
-
-
-def _edt_levels(spacing: np.ndarray) -> list[float]:
-    """Distance-transform levels near the targets in ``_DEPTHS_MM`` that the grid can take."""
-    reach = [math.ceil(max(_DEPTHS_MM) / float(s)) + 1 for s in spacing]
-    values = {
-        round(math.sqrt((a * spacing[0]) ** 2 + (b * spacing[1]) ** 2 + (c * spacing[2]) ** 2), 4)
-        for a, b, c in itertools.product(*(range(r + 1) for r in reach))
-    }
-    values = np.array(sorted(values - {0.0}))
-    levels: list[float] = []
-    for t in _DEPTHS_MM:
-        below = values[values <= t + 1e-6]
-        if below.size and float(below[-1]) not in levels:
-            levels.append(float(below[-1]))
-    return levels
-
-
-def _points(boxed: np.ndarray, sl: tuple[slice, ...], affine: np.ndarray, n: int) -> np.ndarray:
-    """LPS mm of (at most about ``n`` of) the set voxels of ``boxed``, a mask's box ``sl``."""
-    ijk = voxel_indices(boxed)
-    if len(ijk) > n:
-        ijk = ijk[:: len(ijk) // n]
-    return apply_affine(affine, ijk + [s.start for s in sl])
 
 
 def _inferior_faces(affine: np.ndarray) -> list[tuple[int, int]]:
@@ -81,94 +54,6 @@ def _inferior_faces(affine: np.ndarray) -> list[tuple[int, int]]:
         for side, sign in ((0, -1.0), (1, 1.0))
         if sign * direction[2, axis] < -0.7
     ]
-
-
-def _cores(edt: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray, list]:
-    cores, n = ndi.label(edt > level, output=np.int32)
-    sizes = np.bincount(cores.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    return cores, sizes, ndi.find_objects(cores)
-
-
-def _find_markers(
-    edt: np.ndarray,
-    work: np.ndarray,
-    affine: np.ndarray,
-    floor: Callable[[np.ndarray], bool],
-    seed: np.ndarray | None = None,
-) -> tuple[np.ndarray | None, str]:
-    """Watershed markers (1 skull, 2 mandible), or None and the reason.
-
-    The mandible's marker is the largest U-shaped core (open towards the back, across the
-    patient's midline) at the shallowest distance-transform level where one comes free of
-    the rest; with ``seed`` (the lower body found slice by slice), only a core that reaches
-    into it (the upper dental arch is a U too, and may come free first). The skull's are
-    the largest other core, any core larger than the arch's, and the hard palate inside the
-    arch (at coarse resolution the upper teeth would otherwise flood in from the lower
-    ones). Smaller cores may be pieces of the mandible (a ramus cut off by the erosion):
-    they get no marker and go with whichever bone reaches them through thicker bone.
-    """
-    spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    vox = float(np.prod(spacing))
-    total_mm3 = float(np.count_nonzero(work)) * vox
-    # the patient's midline: the mandible's arch straddles it
-    whole = tuple(slice(0, n) for n in work.shape)
-    midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
-    levels = _edt_levels(spacing)
-    for level in levels:
-        cores, sizes, objects = _cores(edt, level)
-        order = [int(c) for c in np.argsort(sizes)[::-1] if sizes[c] * vox >= 1000.0]
-        if len(order) < 2:
-            continue
-        best = None
-        for c in order[:50]:
-            if sizes[c] * vox > 0.6 * total_mm3:
-                continue
-            sl = objects[c - 1]
-            arch = arch_shape(_points(cores[sl] == c, sl, affine, 20000))
-            if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
-                continue
-            if seed is not None and not (seed[sl] & (cores[sl] == c)).any():
-                continue
-            if best is None or sizes[c] > sizes[best[0]]:
-                best = (c, arch)
-        if best is None:
-            continue
-        c, arch = best
-        mandible = cores == c
-        if floor(mandible):
-            return None, (
-                "the only U-shaped arch found is cut by the lower edge of the scan "
-                "(the upper teeth, or a mandible not wholly in view)"
-            )
-        markers = np.zeros(work.shape, dtype=np.int32)
-        others = [k for k in order if k != c]
-        for k in others:
-            if k == others[0] or sizes[k] >= sizes[c]:
-                markers[cores == k] = 1
-        markers[mandible] = 2
-        # the hard palate, above the tongue inside the arch, holds the upper teeth
-        inv = np.linalg.inv(affine)
-        centre = apply_affine(inv, [arch.centre_x, arch.front_y, arch.front_top_z])
-        reach = np.abs(inv[:3, :3]) @ np.array([0.15 * arch.width_mm, arch.opening_mm, 45.0])
-        box = tuple(
-            slice(max(int(a - r), 0), min(int(a + r) + 1, s))
-            for a, r, s in zip(centre, reach, work.shape, strict=True)
-        )
-        ijk = voxel_indices(work[box]) + [s.start for s in box]
-        p = apply_affine(affine, ijk)
-        palate = (
-            (np.abs(p[:, 0] - arch.centre_x) < max(5.0, 0.1 * arch.width_mm))
-            & (p[:, 1] > arch.front_y + 0.2 * arch.opening_mm)
-            & (p[:, 1] < arch.front_y + 0.8 * arch.opening_mm)
-            & (p[:, 2] > arch.front_top_z + 3.0)
-            & (p[:, 2] < arch.front_top_z + 40.0)
-        )
-        seed = ijk[palate]
-        seed = seed[markers[tuple(seed.T)] == 0]
-        markers[tuple(seed.T)] = 1
-        return markers, f"depth {level:.2f} mm"
-    return None, "no U-shaped lower-jaw arch separates from the skull"
 
 
 def split_mandible(
@@ -209,7 +94,7 @@ def split_mandible(
         return False
 
     whole = tuple(slice(0, n) for n in work.shape)
-    midline_x = float(np.median(_points(work, whole, affine, 50000)[:, 0]))
+    midline_x = float(np.median(points_of(work, whole, affine, 50000)[:, 0]))
     at = None if at_lps is None else _nearest_bone(work, affine, at_lps)
     arch, how = find_arch(
         work, affine, midline_x, at=at, floor=floor(np.ones_like(work)), halves=halves
@@ -223,7 +108,7 @@ def split_mandible(
     arch_marks, seed = (
         (None, None) if arch is None or at is not None else arch_markers(work, affine, arch)
     )
-    markers, how_cores = _find_markers(edt, work, affine, floor, seed)
+    markers, how_cores = find_markers(edt, work, affine, floor, seed)
     mandible = None
     if markers is not None:
         mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2
