@@ -16,7 +16,9 @@ is the condylar neck; :func:`planner.bone.contacts.refine_contacts` then moves t
 boundary, at full resolution, into the joint gap (an HU valley between two cortices)
 wherever that gap is the deeper valley. :func:`find_mandible` runs it all, gives the
 maxilla back above the front teeth and keeps only the rami above them
-(:func:`planner.bone.candidate.trim_above_occlusion`), and verifies the result
+(:func:`planner.bone.candidate.trim_above_occlusion`), gives back at coarse pixels the
+condyles (:func:`planner.bone.condyle.restore_condyles`) and the rami's tops
+(:func:`planner.bone.rami.climb_rami`) the split gave the skull, and verifies the result
 (:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse than none. A jaw
 with a ramus short or missing (hemifacial microsomia, small rami) passes with a caution
 naming the side to check, in the note and as ``MandibleSearch.warning``.
@@ -42,6 +44,7 @@ from planner.bone.condyle import restore_condyles
 from planner.bone.contacts import refine_contacts
 from planner.bone.cores import find_markers, points_of
 from planner.bone.grid import Grid, dilate_box, grow_box, mask_box, voxel_indices
+from planner.bone.rami import climb_rami
 from planner.scan.volume import apply_affine
 
 
@@ -291,6 +294,7 @@ def find_mandible(
     elif at_lps is None:
         ok, why = verify_mandible(sub, bone[full_box], sub_affine)
         if ok and why:  # a ramus short or missing: found, and the user is told which
+            sub, how = _climbed(sub, bone[full_box], sub_affine, how)
             caution = f"mandible found with {why}"
             note = f"mandible separated from the skull ({how}); {caution}"
             doubts = _joint_doubts(sub, bone[full_box], sub_affine)
@@ -300,7 +304,6 @@ def find_mandible(
         ok, why = cm3 >= 1.0, f"the bone at the point given holds only {cm3:.1f} cm³"
     if not ok:
         return _rejected(how, why, full_box)
-    doubts = _joint_doubts(sub, bone[full_box], sub_affine)
     caution = ""
     if at_lps is not None:  # kept as the user asked, with any check it fails said
         looks, why = verify_mandible(sub, bone[full_box], sub_affine)
@@ -310,9 +313,21 @@ def find_mandible(
                 f"a check of a lower jaw ({why}): check it, or give a label volume made "
                 "elsewhere with --labels"
             )
+    sub, how = _climbed(sub, bone[full_box], sub_affine, how)
+    doubts = _joint_doubts(sub, bone[full_box], sub_affine)
     return MandibleSearch(
         sub, full_box, f"mandible separated from the skull ({how})", caution, doubts
     )
+
+
+def _climbed(
+    mandible: np.ndarray, bone: np.ndarray, affine: np.ndarray, how: str
+) -> tuple[np.ndarray, str]:
+    """The verified mandible with its rami's tops followed up (:func:`climb_rami`), and the
+    note; after the checks, which judge the split (the pieces would shift the height at
+    which they measure the arch)."""
+    mandible, climbed = climb_rami(mandible, bone, affine)
+    return mandible, f"{how}; {climbed}" if climbed else how
 
 
 def _upsample_within(
