@@ -47,16 +47,19 @@ def climb_rami(
 
     Parameters
     ----------
-    mandible, bone : (ni, nj, nk) bool
-        The mandible and all kept bone, on the same grid (the rest of the bone is skull).
+    mandible : (ni, nj, nk) bool
+        The verified mandible.
+    bone : (ni, nj, nk) bool
+        All kept bone on the same voxels; what is not mandible is the skull's.
     affine : (4, 4) float
-        Index -> LPS mm.
+        Voxel index -> LPS mm; its axis nearest the patient's z is climbed.
 
     Returns
     -------
-    (ni, nj, nk) bool, str
-        The mandible (``mandible`` itself when nothing is given), and a note saying how
-        much was given ("" if nothing).
+    mandible : (ni, nj, nk) bool
+        ``mandible`` itself when nothing is given, else a new array.
+    note : str
+        How much was given ("" if nothing).
     """
     if mandible.shape != bone.shape:
         raise ValueError(f"mandible has shape {mandible.shape}, bone {bone.shape}")
