@@ -63,6 +63,7 @@ def find_markers(
     edt: np.ndarray,
     work: np.ndarray,
     affine: np.ndarray,
+    midline_x: float,
     floor: Callable[[np.ndarray], bool],
     seed: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, str]:
@@ -88,6 +89,8 @@ def find_markers(
         The bone.
     affine : (4, 4) float
         Index -> LPS mm.
+    midline_x : float
+        The patient's midline (LPS x, mm): the arch straddles it.
     floor : callable(mask) -> bool
         Whether a mask reaches the scan's lower edge (an arch cut by it is refused).
     seed : (ni, nj, nk) bool, optional
@@ -101,9 +104,6 @@ def find_markers(
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     vox = float(np.prod(spacing))
     total_mm3 = float(np.count_nonzero(work)) * vox
-    # the patient's midline: the mandible's arch straddles it
-    whole = tuple(slice(0, n) for n in work.shape)
-    midline_x = float(np.median(points_of(work, whole, affine, 50000)[:, 0]))
     levels = _edt_levels(spacing)
     largest = int(0.6 * total_mm3 / vox)  # a core larger than this is the skull's
     for joined in (False, True) if seed is not None else (False,):

@@ -3,8 +3,8 @@
 The mandible's watershed marker is found anatomically, in patient LPS coordinates: at the
 shallowest distance-transform depth where one comes free, the largest core that is a
 U-shaped arch, open towards the back and across the patient's midline
-(:func:`planner.bone.arch.arch_shape`; :mod:`planner.bone.cores`). The skull gets the largest other cores and the
-hard palate inside the arch as markers. The arch found slice by slice
+(:mod:`planner.bone.cores`, :func:`planner.bone.arch.arch_shape`). The skull gets the
+largest other cores and the hard palate inside the arch as markers. The arch found slice by slice
 (:mod:`planner.bone.arch`) gives a second set of markers; its split is used where no core
 comes free (coarse pixels), where the cores' mandible misses the lower jaw's body, or
 where it is the more jaw-like of the two (a smaller interface with the skull, halves more
@@ -17,11 +17,12 @@ boundary, at full resolution, into the joint gap (an HU valley between two corti
 wherever that gap is the deeper valley. :func:`find_mandible` runs it all, gives the
 maxilla back above the front teeth and keeps only the rami above them
 (:func:`planner.bone.candidate.trim_above_occlusion`), gives back at coarse pixels the
-condyles (:func:`planner.bone.condyle.restore_condyles`) and the rami's tops
-(:func:`planner.bone.rami.climb_rami`) the split gave the skull, and verifies the result
-(:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse than none. A jaw
-with a ramus short or missing (hemifacial microsomia, small rami) passes with a caution
-naming the side to check, in the note and as ``MandibleSearch.warning``.
+condyles the split gave the skull (:func:`planner.bone.condyle.restore_condyles`), and
+verifies the result (:func:`planner.bone.candidate.verify_mandible`): a wrong jaw is worse
+than none. A jaw with a ramus short or missing (hemifacial microsomia, small rami) passes
+with a caution naming the side to check, in the note and as ``MandibleSearch.warning``.
+A verified jaw gets back the rest of its rami's tops at coarse pixels
+(:func:`planner.bone.rami.climb_rami`).
 Used by :func:`planner.bone.labels.segment_bone`.
 """
 
@@ -111,7 +112,7 @@ def split_mandible(
     arch_marks, seed = (
         (None, None) if arch is None or at is not None else arch_markers(work, affine, arch)
     )
-    markers, how_cores = find_markers(edt, work, affine, floor, seed)
+    markers, how_cores = find_markers(edt, work, affine, midline_x, floor, seed)
     mandible = None
     if markers is not None:
         mandible = watershed(-edt, markers, mask=work, connectivity=1) == 2

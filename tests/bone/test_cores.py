@@ -32,7 +32,8 @@ def _scene(gap_mm: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _markers(bone: np.ndarray, seed: np.ndarray | None):
     edt = ndi.distance_transform_edt(bone).astype(np.float32)
-    return find_markers(edt, bone, np.eye(4), lambda mask: False, seed)
+    midline_x = 50.0  # the arch's and the skull's middle (1 mm voxels from x = 0)
+    return find_markers(edt, bone, np.eye(4), midline_x, lambda mask: False, seed)
 
 
 def _seed(arch: np.ndarray, shape) -> np.ndarray:
