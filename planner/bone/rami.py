@@ -98,7 +98,8 @@ def climb_rami(
         uv = np.array(ndi.center_of_mass(np.ones_like(pieces), pieces, range(1, n + 1)))
         centres = apply_affine(affine, np.insert(uv, axis, k, axis=1))
         side = np.concatenate([[0.0], np.abs(centres[:, 0] - middle)])
-        # the ramus's bone below each piece (a piece grown by a voxel: the nearest wins)
+        # the ramus's bone below each piece grown by a voxel (where two grown pieces meet,
+        # the higher label takes the voxel: pieces of one slice lie apart)
         under = np.bincount(ndi.grey_dilation(pieces, footprint=ring)[below], minlength=n + 1)
         take = (sizes * pixel_mm2 <= PIECE_MM2) & (on >= ON_RAMUS * sizes)
         take &= sizes <= WIDER * under
