@@ -52,7 +52,7 @@ def grid() -> int:
 
     print(f"{'scan':<8} {'pixel mm':>8} {'noise HU':>8} {'Dice':>6}  kind")
     rng = np.random.default_rng(0)
-    scores, fine = [], {"own or coarser": [], "finer than the scan": []}
+    scores, up_to_4mm = [], {"own or coarser": [], "finer than the scan": []}
     for n in HEADNECK:
         for px in GRID_PIXELS_MM:
             for sigma in GRID_NOISE_HU:
@@ -68,10 +68,10 @@ def grid() -> int:
                 pixel_mm = float(volume.spacing_mm[0])
                 kind = "finer than the scan" if pixel_mm < own_mm - 0.01 else "own or coarser"
                 if pixel_mm <= 4.0 + 0.05:  # 4.01 and 4.02: the 4 mm rows
-                    fine[kind].append(d)
+                    up_to_4mm[kind].append(d)
                 shown = "none" if d is None else f"{d:.3f}"
                 print(f"pt_{n:<5} {pixel_mm:8.2f} {sigma:8.0f} {shown:>6}  {kind}")
-    for kind, got in fine.items():
+    for kind, got in up_to_4mm.items():
         found = [d for d in got if d is not None]
         if found:
             print(

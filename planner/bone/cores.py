@@ -124,8 +124,7 @@ def find_markers(
                     "the only U-shaped arch found is cut by the lower edge of the scan "
                     "(the upper teeth, or a mandible not wholly in view)"
                 )
-            size = int(sum(sizes[c] for c in members))
-            markers = _markers(cores, order, sizes, members, size, mandible, work, affine, arch)
+            markers = _markers(cores, order, sizes, members, mandible, work, affine, arch)
             parts = f" ({len(members)} cores joined by the arch)" if len(members) > 1 else ""
             return markers, f"depth {level:.2f} mm{parts}"
     return None, "no U-shaped lower-jaw arch separates from the skull"
@@ -139,7 +138,7 @@ def _largest_arch(cores, objects, candidates, affine, midline_x, seed):
         arch = arch_shape(points_of(cores[sl] == c, sl, affine, 20000))
         if not arch.is_arch or abs(arch.centre_x - midline_x) > 0.2 * arch.width_mm:
             continue
-        if seed is not None and not (seed[sl] & (cores[sl] == c)).any():
+        if seed is not None and not _reaches(cores, objects, c, seed):
             continue
         return [c], arch
     return None
@@ -148,9 +147,7 @@ def _largest_arch(cores, objects, candidates, affine, midline_x, seed):
 def _seeded_cores(cores, objects, candidates, affine, midline_x, seed):
     """The cores (of ``candidates``) that reach into ``seed``, together, when there are two
     or more and they make an arch across the midline: (members, ArchShape), or None."""
-    members = [
-        c for c in candidates[:50] if (seed[objects[c - 1]] & (cores[objects[c - 1]] == c)).any()
-    ]
+    members = [c for c in candidates[:50] if _reaches(cores, objects, c, seed)]
     if len(members) < 2:
         return None
     both = np.isin(cores, members)
@@ -161,9 +158,16 @@ def _seeded_cores(cores, objects, candidates, affine, midline_x, seed):
     return members, arch
 
 
-def _markers(cores, order, sizes, members, size, mandible, work, affine, arch) -> np.ndarray:
-    """Markers: 2 the mandible's cores; 1 the largest other core, any core larger than the
-    mandible's, and the hard palate inside the arch."""
+def _reaches(cores, objects, c, seed) -> bool:
+    """Whether core ``c`` reaches into ``seed``."""
+    sl = objects[c - 1]
+    return bool((seed[sl] & (cores[sl] == c)).any())
+
+
+def _markers(cores, order, sizes, members, mandible, work, affine, arch) -> np.ndarray:
+    """Markers: 2 the mandible's cores (``members``, together ``mandible``); 1 the largest
+    other core, any core larger than the mandible's, and the hard palate inside the arch."""
+    size = int(sum(sizes[c] for c in members))
     markers = np.zeros(work.shape, dtype=np.int32)
     others = [k for k in order if k not in members]
     for k in others:
