@@ -454,12 +454,16 @@ def _check(im: ImageHeader, spacing, is_image: bool) -> str:
             f"PixelSpacing {text} mm is not a CT's ({_MIN_PIXEL_MM:g}-{_MAX_PIXEL_MM:g} mm): "
             "the header is damaged"
         )
-    if im.pixel_length is not None and (im.frames == 1 or im.frame is not None):
-        declared = im.frame_bytes * im.frames
+    if im.frames < 0:
+        return f"NumberOfFrames {im.frames} is not a number of frames: the header is damaged"
+    if im.pixel_length is not None:  # native pixel data (of every frame): its length is known
+        frames = max(im.frames, 1)  # 0 read as 1, as pydicom does
+        declared = im.frame_bytes * frames
         if not declared <= im.pixel_length <= declared + 1:  # + one byte of padding
+            what = f"{frames} frames of " if frames > 1 else ""
             return (
-                f"pixel data unreadable: the header declares {im.cols}x{im.rows} pixels of "
-                f"{im.bits_allocated} bits ({declared:,} bytes) but the file holds "
+                f"pixel data unreadable: the header declares {what}{im.cols}x{im.rows} pixels "
+                f"of {im.bits_allocated} bits ({declared:,} bytes) but the file holds "
                 f"{im.pixel_length:,} bytes"
             )
     return ""

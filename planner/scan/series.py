@@ -176,7 +176,11 @@ def _why_not(meta: dict, images: list[ImageHeader]) -> str:
         meta["modality"] == "CT" or meta["sop_class"] == CT_IMAGE
     ):  # a CT's storage class with Modality MR: the header disagrees with itself
         return f"not CT ({meta['modality'] or 'unknown modality'})"
-    if any((im.frames > 1 and im.frame is None) or im.samples != 1 for im in images):
+    # a file damaged to declare frames it does not hold is named as damaged, not as this
+    if any(
+        ((im.frames > 1 and im.frame is None) or im.samples != 1) and not im.problem
+        for im in images
+    ):
         return "multi-frame or colour images are not supported"
     if n == 1:
         return "single slice"

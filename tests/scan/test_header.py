@@ -96,6 +96,17 @@ HEADER_FAULTS = {
         lambda p: edit(p[2], BitsStored=20),
         "CT0002.dcm: pixel data unreadable (BitsAllocated 16, BitsStored 20)",
     ),
+    # one slice of a series damaged to declare frames it does not hold: it was taken for a
+    # multi-frame file and the whole series refused as unsupported, naming no file
+    "two frames declared, one held": (
+        lambda p: edit(p[5], NumberOfFrames=2),
+        "CT0005.dcm: pixel data unreadable: the header declares 2 frames of 32x32 pixels "
+        "of 16 bits (4,096 bytes) but the file holds 2,048 bytes",
+    ),
+    "negative frames": (
+        lambda p: edit(p[5], NumberOfFrames=-1),
+        "CT0005.dcm: NumberOfFrames -1 is not a number of frames: the header is damaged",
+    ),
 }
 
 
