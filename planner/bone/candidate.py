@@ -83,6 +83,10 @@ _MIN_ARMS = 0.6  # the shorter arm of the arch over the longer (0.66-1 seen)
 _MAX_FRONT_OVER_WIDTH = 1.0  # the front's height over the arch's width (jaws: 0.2-0.59,
 # the most with the chin up by 25°; a stack of vertebrae taken for an arch: 1.8)
 _MIN_MAXILLA_CM3 = 1.0  # bone over the arch's front: the maxilla and upper teeth (1.8-26)
+_BENEATH_MM = (30.0, 10.0)  # other bone this far below the arch, this near its bone across
+_MAX_BENEATH = (3.0, 0.1)  # at most this much (cm³, or this part of the candidate, if more):
+# 0-1.0 cm³ under the jaws of every case (the hyoid); 19 cm³ where the split took the
+# coronoids with the skull base above the jaw (pt_9 cut above the chin, made 1.3x as large)
 _HALF_OF_LARGEST = 0.3  # a piece this large beside the largest, in the body: the other half
 _MAX_CONTACT = 3.0  # the interface with the other bone over the candidate's volume^(2/3):
 # 0.05-1.7 on the real scans (turned, and at 4.5 mm), up to 2.4 on the small synthetic jaw
@@ -189,9 +193,11 @@ def verify_mandible(
     cut through the maxilla meets it over far more); other bone lies above the middle of
     its height (the skull base and maxilla it hangs from); no other bone lies in front of
     its arch near the midline at the arch's height (the chin is the front of the bone
-    there; in front of a vertebra lies the jaw); the maxilla lies over its front (at least
-    1 cm³ of other bone within 35 mm above the front's top, over the middle of the arch:
-    the upper dental arch, taken for a lower one, has the nasal aperture over it).
+    there; in front of a vertebra lies the jaw); little other bone lies beneath its arch
+    (:func:`_beneath`: the hyoid; a piece cut from above a jaw has the jaw beneath it);
+    the maxilla lies over its front (at least 1 cm³ of other bone within 35 mm above the
+    front's top, over the middle of the arch: the upper dental arch, taken for a lower
+    one, has the nasal aperture over it).
 
     Parameters
     ----------
@@ -259,6 +265,13 @@ def verify_mandible(
     front_cm3 = np.count_nonzero(front) * stride * vox / 1000.0
     if front_cm3 > max(1.0, 0.1 * cm3):
         return False, f"{front_cm3:.0f} cm³ of other bone lies in front of the candidate's arch"
+    # nothing but the hyoid lies under the arch: a piece above a jaw has the jaw beneath it
+    beneath_cm3 = _beneath(q, low, z0) * stride * vox / 1000.0
+    if beneath_cm3 > max(_MAX_BENEATH[0], _MAX_BENEATH[1] * cm3):
+        return False, (
+            f"{beneath_cm3:.0f} cm³ of other bone lies beneath the candidate's arch (a lower "
+            "jaw is the lowest bone of the face: this is a piece above one)"
+        )
     # the upper jaw lies over the front of the lower one
     top = z0 + front_mm
     maxilla = (
@@ -274,6 +287,19 @@ def verify_mandible(
             "arch (a lower jaw's lies below the maxilla)"
         )
     return True, caution
+
+
+def _beneath(others: np.ndarray, low: np.ndarray, z0: float) -> int:
+    """How many of the points ``others`` (n, 3) lie under the arch's points ``low`` (m, 3):
+    up to :data:`_BENEATH_MM` [0] below ``z0`` and within [1] of one across, LPS mm."""
+    from scipy.spatial import cKDTree
+
+    depth_mm, reach_mm = _BENEATH_MM
+    under = others[(others[:, 2] < z0) & (others[:, 2] > z0 - depth_mm), :2]
+    if len(under) == 0 or len(low) == 0:
+        return 0
+    distance, _ = cKDTree(low[:, :2]).query(under, k=1, distance_upper_bound=reach_mm)
+    return int(np.count_nonzero(distance < reach_mm))
 
 
 def _bone_in(bone: np.ndarray, affine: np.ndarray, x_range, y_max: float) -> np.ndarray:

@@ -334,6 +334,9 @@ def cases() -> list[Case]:
         out.append(Case(f"pt_{n}-upper", None, _upper_maker(n)))
     for n in HEADNECK:
         out.append(Case(f"pt_{n}-chin-cut", None, _chin_cut_maker(n)))
+    # made 1.3x as large, the split took the coronoids with the skull base above the cut
+    # jaw, a U over the jaw's own: a false jaw until the bone beneath an arch was checked
+    out.append(Case("pt_9-chin-cut@1.3x", None, _maker(_chin_cut_scaled, 9, 1.3)))
     return out + turned_cases() + microsomia_cases()
 
 
@@ -426,3 +429,7 @@ def _upper_maker(n: int):
 
 def _chin_cut_maker(n: int):
     return lambda: chin_cut(n)
+
+
+def _chin_cut_scaled(n: int, scale: float) -> tuple[Volume, None]:
+    return smaller(chin_cut(n)[0], scale), None

@@ -280,3 +280,15 @@ def test_markers_give_the_bone_behind_the_rami_to_the_skull():
     assert np.all(markers[block] == 1)
     assert not np.any(markers[(y < 85) & bar] == 1)  # the bar near the rami is left open
     assert seed.any() and np.all(markers[seed] == 2)
+
+
+def test_verify_refuses_a_candidate_with_a_jaw_beneath_it():
+    bone, mandible, affine = _jaw_grid()
+    x, y, z = (np.indices(bone.shape).transpose(1, 2, 3, 0) + affine[:3, 3]).transpose(3, 0, 1, 2)
+    # a hyoid: a 1.1 cm³ bar inside the U, 25 mm behind the chin, 15 mm below: still a jaw
+    hyoid = (np.abs(x) < 12) & (np.abs(y - 25) < 3) & (z >= -17) & (z < -13)
+    assert verify_mandible(mandible, bone | hyoid, affine) == (True, "")
+    # the same U 12-22 mm below (the candidate is a piece above a jaw): 7 cm³ beneath it
+    below = (np.abs(y - 60.0 * (x / 40.0) ** 2) < 4.0) & (np.abs(x) <= 40) & (z >= -22)
+    ok, why = verify_mandible(mandible, bone | (below & (z < -12)), affine)
+    assert not ok and "beneath the candidate's arch" in why
