@@ -4,8 +4,9 @@ The cases (``tests/bone/mandible_cases.py``): the four shared head-and-neck CTs 
 their expert contours, the same resampled to 4.5, 4.75 and 5 mm pixels, the synthetic
 head at 0.4, 1 and 2 mm, the same made 0.6 and 0.5 times as small (a child's head, with and
 without its jaw, and with its bone half as dense, as a newborn's reads), three scans turned as a head lies tilted in the scanner (chin up,
-chin down, turned), jaws with a ramus short or missing (the note must name the side), and
-scans with no jaw in view, one of them turned (a mandible there is a failure).
+chin down, turned), two with the mouth opened, jaws with a ramus short or missing (the note
+must name the side), and scans with no jaw in view, one of them turned, one made 1.3 times
+as large (a mandible there is a failure).
 Prints one row per case: pixel size, whether a mandible was made, Dice (the label closed
 by one voxel and filled, as an expert contours), the same within the slices the expert
 contoured ("in-z": two of the contours stop below the condyles), the goal, seconds, and
@@ -22,9 +23,12 @@ resampled by nearest neighbour, is blockier than an expert's contour at that siz
 With ``--streaks``, the shared scans with metal streaks at the teeth (dental fillings) of
 three strengths, scored the same way.
 
+With ``--opened``, the shared scans (at their own pixels and at 4.75 mm) with the mouth
+opened 10, 20 and 30° (a bite block; a mouth hanging open), scored the same way.
+
 Usage::
 
-    python benchmarks/bench_mandible.py [-k SUBSTRING] [--grid | --streaks]
+    python benchmarks/bench_mandible.py [-k SUBSTRING] [--grid | --streaks | --opened]
 """
 
 from __future__ import annotations
@@ -120,6 +124,32 @@ def streaks() -> int:
     return _summary(scores)
 
 
+OPENED_DEGREES = (10.0, 20.0, 30.0)
+
+
+def opened_mouths() -> int:
+    """Mouths opened (``--opened``): each shared scan, at its own pixels and at 4.75 mm,
+    with its mandible turned chin down about its condyles
+    (:func:`tests.bone.opened_cases.opened`)."""
+    from tests.bone.mandible_cases import headneck, resampled
+    from tests.bone.opened_cases import opened
+
+    print(f"{'scan':<8} {'pixel mm':>8} {'opened':>6} {'Dice':>6}")
+    scores = []
+    for n in HEADNECK:
+        for px in (None, 4.75):
+            volume, truth = headneck(n)
+            if px is not None:
+                volume, truth = resampled(volume, truth, px)
+            for degrees in OPENED_DEGREES:
+                scan, turned = opened(volume, truth, degrees)
+                d = _score(n, segment_bone(scan), turned)
+                scores.append(d)
+                shown = "none" if d is None else f"{d:.3f}"
+                print(f"pt_{n:<5} {volume.spacing_mm[0]:8.2f} {degrees:5.0f}° {shown:>6}")
+    return _summary(scores)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="run only the cases whose name contains this")
@@ -129,12 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--streaks", action="store_true", help="metal streaks at the teeth instead"
     )
+    parser.add_argument("--opened", action="store_true", help="mouths opened 10-30° instead")
     args = parser.parse_args(argv)
-    if args.grid or args.streaks:
+    if args.grid or args.streaks or args.opened:
         if not (DATA / "dicom").is_dir():
             print(f"skipped: no {DATA}")
             return 0
-        return grid() if args.grid else streaks()
+        return grid() if args.grid else streaks() if args.streaks else opened_mouths()
     print(
         f"{'case':<28} {'pixel mm':>8} {'found':>5} {'Dice':>6} {'in-z':>6} {'goal':>6} "
         f"{'s':>5}  note"

@@ -20,6 +20,8 @@ and ``benchmarks/bench_mandible.py``, so that the two measure the same thing.
   mandible is made; the user can still seed one with ``--mandible-at``);
 - ``pt_N-chin-up-10``, ``sample@2mm-chin-down-25`` ...: the same turned about the head's
   centre (:func:`turned`), as a head lies tilted in the scanner, and jawless ones turned;
+- ``pt_6-opened-20``, ``pt_12-opened-10``: the mouth opened (the mandible turned chin
+  down, :func:`tests.bone.opened_cases.opened`), as with a bite block;
 - :func:`microsomia_cases`: the sample and the scans with a ramus removed or shortened
   (the note must name the side), and what a relaxed check could take for a jaw: the
   sample and the scans with the whole mandible removed, and the neck below the chin.
@@ -337,6 +339,11 @@ def cases() -> list[Case]:
     # made 1.3x as large, the split took the coronoids with the skull base above the cut
     # jaw, a U over the jaw's own: a false jaw until the bone beneath an arch was checked
     out.append(Case("pt_9-chin-cut@1.3x", None, _maker(_chin_cut_scaled, 9, 1.3)))
+    # mouths opened (a bite block): found up to 20° on these two (pt_17 is lost from 10°
+    # at 4.75 mm, 20° at its own: the maxilla lies more than 35 mm over its front)
+    for n, degrees in ((6, 20.0), (12, 10.0)):
+        make = _maker(_opened, n, degrees)
+        out.append(Case(f"pt_{n}-opened-{degrees:g}", 0.75, make, **_contour(n)))
     return out + turned_cases() + microsomia_cases()
 
 
@@ -433,3 +440,9 @@ def _chin_cut_maker(n: int):
 
 def _chin_cut_scaled(n: int, scale: float) -> tuple[Volume, None]:
     return smaller(chin_cut(n)[0], scale), None
+
+
+def _opened(n: int, degrees: float) -> tuple[Volume, np.ndarray]:
+    from tests.bone.opened_cases import opened
+
+    return opened(*headneck(n), degrees)
