@@ -129,7 +129,7 @@ OPENED_DEGREES = (10.0, 20.0, 30.0)
 
 def opened_mouths() -> int:
     """Mouths opened (``--opened``): each shared scan, at its own pixels and at 4.75 mm,
-    with its mandible turned chin down about its condyles
+    with its mandible turned chin down about an axis through its rami
     (:func:`tests.bone.opened_cases.opened`)."""
     from tests.bone.mandible_cases import headneck, resampled
     from tests.bone.opened_cases import opened

@@ -291,7 +291,8 @@ def verify_mandible(
 
 def _beneath(others: np.ndarray, low: np.ndarray, z0: float) -> int:
     """How many of the points ``others`` (n, 3) lie under the arch's points ``low`` (m, 3):
-    up to :data:`_BENEATH_MM` [0] below ``z0`` and within [1] of one across, LPS mm."""
+    below ``z0`` by at most the first of :data:`_BENEATH_MM`, and across (in x and y) within
+    the second of one of ``low``; LPS mm."""
     from scipy.spatial import cKDTree
 
     depth_mm, reach_mm = _BENEATH_MM

@@ -1,11 +1,11 @@
-"""The shared scans with the mouth opened: the mandible turned about its condyles.
+"""The shared scans with the mouth opened: the mandible turned chin down.
 
 Head-and-neck planning scans are often made with a bite block between the teeth, and a
 sleeping infant's mouth may hang open. :func:`opened` makes such a scan from one in
 occlusion: the expert's mandible (grown by a voxel, to take its blurred edge along) is
-turned chin down and put back into the scan, and
-what it left is filled with soft tissue. The contour turns with it. It turns about an
-axis through the rami (as a jaw opens: the condyles glide forward onto the eminences).
+turned chin down about an axis through its rami, as a jaw opens (the condyles glide
+forward onto the eminences), and put back into the scan; what it left is filled with soft
+tissue. The contour turns with it.
 """
 
 from __future__ import annotations
