@@ -13,20 +13,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from planner.geometry import rotation_about_axis
 from planner.scan.volume import Volume, apply_affine
 
 __all__ = ["opened"]
 
 SOFT_TISSUE_HU = 30.0
 HINGE_DEPTH = 0.3  # the axis of opening below the condyles, as a part of the jaw's height
-
-
-def _turn(axis: np.ndarray, degrees: float) -> np.ndarray:
-    """(3, 3) rotation by ``degrees`` about the unit vector along ``axis`` (Rodrigues)."""
-    a = axis / np.linalg.norm(axis)
-    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
-    t = np.radians(degrees)
-    return np.eye(3) + np.sin(t) * k + (1.0 - np.cos(t)) * k @ k
 
 
 def _hinge(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +58,7 @@ def opened(volume: Volume, mask: np.ndarray, degrees: float) -> tuple[Volume, np
     right, left = _hinge(points)
     centre = (right + left) / 2.0
     chin = points[np.argmin(points[:, 1])] - centre  # the front (LPS: anterior is -y)
-    turn = _turn(left - right, degrees)
+    turn = rotation_about_axis(left - right, np.radians(degrees))
     if (turn @ chin)[2] > chin[2]:  # the other way brings the chin down
         turn = turn.T
     # each voxel's source: LPS p -> c + turn.T (p - c) -> index
